@@ -1,0 +1,19 @@
+//! Reusable pieces of the console's UI. They wire signals to pure functions in
+//! [`crate::domain`]; nothing here talks to a backend except through server functions.
+
+pub mod cluster_banner;
+pub mod error_panel;
+pub mod project_selector;
+pub mod side_nav;
+pub mod top_bar;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::domain::links::PROJECT_PARAM;
+
+/// The selected project (namespace) from the URL's `?project=`.
+pub fn use_project() -> Memo<Option<String>> {
+    let query = use_query_map();
+    Memo::new(move |_| query.read().get(PROJECT_PARAM).filter(|p| !p.is_empty()))
+}

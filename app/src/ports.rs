@@ -1,0 +1,50 @@
+//! The ports: the few async traits the server functions need, implemented by the server
+//! crate (kube-rs, Prometheus and Jaeger clients) and provided as Leptos context. The app
+//! never links an IO client itself, so server functions stay thin and the browser bundle
+//! stays small.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use leptos::prelude::use_context;
+
+use crate::domain::backends::BackendStatus;
+use crate::domain::cluster::ClusterStatus;
+use crate::domain::projects::Project;
+use crate::error::AppError;
+
+/// The Kubernetes cluster (a real one, or the embedded sandbox through the same client).
+#[async_trait]
+pub trait ClusterPort: Send + Sync + 'static {
+    /// Asks the API server for its version: the cheapest real round trip.
+    async fn status(&self) -> ClusterStatus;
+    /// Namespaces, shown as projects.
+    async fn list_projects(&self) -> Result<Vec<Project>, AppError>;
+}
+
+/// The metrics backend (Prometheus).
+#[async_trait]
+pub trait MetricsPort: Send + Sync + 'static {
+    async fn status(&self) -> BackendStatus;
+}
+
+/// The tracing backend (Jaeger query API).
+#[async_trait]
+pub trait TracesPort: Send + Sync + 'static {
+    async fn status(&self) -> BackendStatus;
+}
+
+/// All ports, cloned cheaply into each request's context.
+#[derive(Clone)]
+pub struct Ports {
+    pub cluster: Arc<dyn ClusterPort>,
+    pub metrics: Arc<dyn MetricsPort>,
+    pub traces: Arc<dyn TracesPort>,
+}
+
+/// The ports of the current request. Missing context is a wiring bug in the server, so it
+/// surfaces as an internal error rather than a panic in a request path.
+pub fn use_ports() -> Result<Ports, AppError> {
+    use_context::<Ports>()
+        .ok_or_else(|| AppError::Internal("find its backends (no ports in context)".into()))
+}

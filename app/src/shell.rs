@@ -1,0 +1,78 @@
+//! The document shell and the top-level routes: the layout every page shares (top bar,
+//! left navigation, the cluster banner) around one page per route.
+
+use leptos::prelude::*;
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::cluster_banner::{ClusterBanner, provide_system_status};
+use crate::components::side_nav::SideNav;
+use crate::components::top_bar::TopBar;
+use crate::pages::{
+    applications::ApplicationsPage, grayscale_release::GrayscaleReleasePage, home::HomePage,
+    not_found::NotFoundPage, tracing::TracingPage, traffic_management::TrafficManagementPage,
+};
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set once the wasm bundle has taken over the page; end-to-end tests wait for it so
+    // their first click does not land on the inert server-rendered HTML.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move || hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sluice.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Sluice".to_string() } else { format!("{page} · Sluice") }
+        } />
+        <Router>
+            <AppLayout hydrated />
+        </Router>
+    }
+}
+
+/// Inside the router, so the shell's parts can read the URL (the selected project).
+#[component]
+fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
+    provide_system_status();
+    view! {
+        <div class="layout" data-hydrated=move || hydrated.get().to_string()>
+            <TopBar />
+            <div class="layout-body">
+                <SideNav />
+                <main class="content">
+                    <ClusterBanner />
+                    <Routes fallback=NotFoundPage>
+                        <Route path=path!("/") view=HomePage />
+                        <Route path=path!("/applications") view=ApplicationsPage />
+                        <Route path=path!("/grayscale-release") view=GrayscaleReleasePage />
+                        <Route path=path!("/traffic-management") view=TrafficManagementPage />
+                        <Route path=path!("/tracing") view=TracingPage />
+                    </Routes>
+                </main>
+            </div>
+        </div>
+    }
+}
