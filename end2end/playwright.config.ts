@@ -1,0 +1,102 @@
+// Playwright runs against two real `sluice` servers built by deploy/test: one on the
+// embedded sandbox cluster, one pointed at a cluster that does not answer. The browser is
+// Debian's Chromium (Playwright cannot download its own here).
+import { defineConfig } from '@playwright/test';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const bin = process.env.SLUICE_BIN;
+const site = process.env.SLUICE_SITE_ROOT;
+if (!bin || !site) {
+  throw new Error('SLUICE_BIN and SLUICE_SITE_ROOT must be set: run the tests with deploy/test');
+}
+
+// Workers re-read this file; the run directory is created once and inherited via env.
+process.env.SLUICE_E2E_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-e2e-'));
+const runDir = process.env.SLUICE_E2E_DIR;
+
+// A kubeconfig whose API server address has nothing listening (port 9, "discard").
+export const unreachableKubeconfig = path.join(runDir, 'unreachable-kubeconfig');
+fs.writeFileSync(
+  unreachableKubeconfig,
+  `apiVersion: v1
+kind: Config
+current-context: lab
+clusters:
+- name: lab
+  cluster:
+    server: https://127.0.0.1:9
+contexts:
+- name: lab
+  context:
+    cluster: lab
+    user: lab
+users:
+- name: lab
+  user:
+    token: not-a-real-token
+`,
+);
+
+const SANDBOX_PORT = 3100;
+const UNREACHABLE_PORT = 3101;
+
+function server(port: number, args: string) {
+  return {
+    command: `${bin} --addr 127.0.0.1:${port} --site-root ${site} ${args}`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: 'pipe' as const,
+    stderr: 'pipe' as const,
+  };
+}
+
+export default defineConfig({
+  testDir: './tests',
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: !!process.env.CI,
+  reporter: [['list']],
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  use: {
+    browserName: 'chromium',
+    headless: true,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  projects: [
+    {
+      name: 'sandbox',
+      testIgnore: /unreachable/,
+      use: { baseURL: `http://127.0.0.1:${SANDBOX_PORT}` },
+    },
+    {
+      name: 'unreachable-cluster',
+      testMatch: /unreachable/,
+      use: { baseURL: `http://127.0.0.1:${UNREACHABLE_PORT}` },
+    },
+  ],
+  webServer: [
+    server(SANDBOX_PORT, `--sandbox --data-dir ${path.join(runDir, 'sandbox')}`),
+    server(
+      UNREACHABLE_PORT,
+      `--kubeconfig ${unreachableKubeconfig} --data-dir ${path.join(runDir, 'unreachable')}`,
+    ),
+  ],
+});

@@ -1,0 +1,151 @@
+//! The one configuration struct. Every flag has a `SLUICE_*` environment fallback so the
+//! console can be configured the same way on a laptop, in CI and in a container.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use reqwest::Url;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Sluice: a web console for canary (grayscale) releases on an Istio service mesh.",
+    long_about = "Sluice: a web console for canary (grayscale) releases on an Istio service mesh.\n\n\
+        Without a configured cluster (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not \
+        running in a cluster) Sluice starts an embedded sandbox cluster, so it can be tried \
+        with nothing installed. Logging is controlled by RUST_LOG (default: info)."
+)]
+pub struct Config {
+    /// Address the console listens on. Only loopback addresses are accepted: Sluice has no
+    /// sign-in yet, and whoever can open the console can change the cluster.
+    #[arg(long, env = "SLUICE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Kubeconfig file to use. Default: $KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account.
+    #[arg(long, env = "SLUICE_KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use. Default: the kubeconfig's current context.
+    #[arg(long, env = "SLUICE_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Directory for Sluice's own state (the sandbox cluster, the Prometheus it starts).
+    /// Default: $XDG_DATA_HOME/sluice, or ~/.local/share/sluice.
+    #[arg(long, env = "SLUICE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Prometheus base URL for traffic metrics, e.g. http://prometheus.istio-system:9090.
+    /// Without it, metrics panels say metrics are unavailable.
+    #[arg(long, env = "SLUICE_PROMETHEUS_URL", value_name = "URL")]
+    pub prometheus_url: Option<Url>,
+
+    /// Jaeger query base URL for traces, e.g. http://tracing.istio-system:16686.
+    /// Without it, tracing panels say tracing is unavailable.
+    #[arg(long, env = "SLUICE_JAEGER_URL", value_name = "URL")]
+    pub jaeger_url: Option<Url>,
+
+    /// Directory holding the built front end (pkg/ with the wasm bundle, CSS, assets).
+    /// The README commands build it there.
+    #[arg(
+        long,
+        env = "SLUICE_SITE_ROOT",
+        value_name = "DIR",
+        default_value = "target/site"
+    )]
+    pub site_root: PathBuf,
+
+    /// Run on the embedded sandbox cluster even when a kubeconfig is available.
+    #[arg(long, env = "SLUICE_SANDBOX")]
+    pub sandbox: bool,
+
+    /// Address of the sandbox's Kubernetes API (loopback only). Default: a free port.
+    #[arg(
+        long,
+        env = "SLUICE_SANDBOX_API_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0"
+    )]
+    pub sandbox_api_addr: SocketAddr,
+
+    /// Where the sandbox writes its kubeconfig, for `kubectl --kubeconfig PATH`.
+    /// Default: DATA_DIR/sandbox/kubeconfig.
+    #[arg(long, env = "SLUICE_SANDBOX_KUBECONFIG", value_name = "PATH")]
+    pub sandbox_kubeconfig: Option<PathBuf>,
+}
+
+impl Config {
+    /// Checks what clap cannot: the refusals that protect the user.
+    pub fn validate(&self) -> Result<(), String> {
+        check_loopback("--addr", self.addr)?;
+        check_loopback("--sandbox-api-addr", self.sandbox_api_addr)?;
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(xdg).join("sluice");
+        }
+        match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/share/sluice"),
+            None => PathBuf::from(".sluice"),
+        }
+    }
+}
+
+fn check_loopback(flag: &str, addr: SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing {flag} {addr}: it is not a loopback address. Sluice has no sign-in yet, \
+             and anyone who can open the console can change your cluster. Listen on \
+             127.0.0.1 (the default) and reach it from elsewhere through an SSH tunnel or \
+             `kubectl port-forward`."
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("sluice").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_port_3000() {
+        let cfg = parse(&[]).unwrap();
+        assert_eq!(cfg.addr.to_string(), "127.0.0.1:3000");
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn refuses_to_listen_outside_loopback_and_says_why() {
+        let cfg = parse(&["--addr", "0.0.0.0:3000"]).unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("refusing --addr 0.0.0.0:3000"), "{err}");
+        assert!(err.contains("no sign-in"), "{err}");
+        assert!(parse(&["--addr", "[::1]:3000"]).unwrap().validate().is_ok());
+    }
+
+    #[test]
+    fn rejects_a_malformed_prometheus_url_naming_the_flag() {
+        let err = parse(&["--prometheus-url", "not a url"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--prometheus-url"), "{err}");
+    }
+
+    #[test]
+    fn explicit_data_dir_wins() {
+        let cfg = parse(&["--data-dir", "/tmp/x"]).unwrap();
+        assert_eq!(cfg.data_dir(), PathBuf::from("/tmp/x"));
+    }
+}

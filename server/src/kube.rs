@@ -1,0 +1,8 @@
+//! Everything that talks to the Kubernetes API, through kube-rs. The same code serves a
+//! real cluster and the embedded sandbox: the sandbox is reached over HTTP through the
+//! kubeconfig it writes, never through an in-process shortcut.
+
+pub mod applications;
+pub mod cluster;
+pub mod connect;
+pub mod problems;

@@ -1,0 +1,289 @@
+//! Which cluster the console uses, decided once at start-up: the sandbox when asked for
+//! or when nothing else is configured, otherwise the kubeconfig (flag, `KUBECONFIG`,
+//! `~/.kube/config`) or the in-cluster service account. A configured cluster that cannot
+//! be used does not stop the console: it serves and says what is wrong on every page.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ::kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use ::kube::{Client, Config as KubeConfig};
+use anyhow::Context as _;
+use sluice_app::domain::cluster::{ClusterProblem, ClusterTarget, ProblemKind};
+use sluice_sandbox::{Sandbox, SandboxConfig};
+
+use super::cluster::KubeCluster;
+use super::problems::{chain_text, classify};
+use crate::config::Config;
+
+/// How long a connection attempt may take before the cluster counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long sandbox pods take to become Ready: long enough to watch a rollout happen.
+const SANDBOX_POD_READY_DELAY: Duration = Duration::from_secs(2);
+
+/// Where the cluster credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Sandbox,
+    Kubeconfig(PathBuf),
+    /// `KUBECONFIG` (possibly several files) or `~/.kube/config`, read by kube-rs.
+    DefaultKubeconfig,
+    InCluster,
+}
+
+/// What the environment offers, gathered once so [`choose`] stays pure.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub kubeconfig_env: bool,
+    pub home_kubeconfig_exists: bool,
+    pub in_cluster: bool,
+}
+
+impl Environment {
+    pub fn detect() -> Self {
+        let home_kubeconfig_exists = std::env::var_os("HOME")
+            .map(|h| Path::new(&h).join(".kube/config").is_file())
+            .unwrap_or(false);
+        Environment {
+            kubeconfig_env: std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()),
+            home_kubeconfig_exists,
+            in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST").is_some(),
+        }
+    }
+}
+
+pub fn choose(cfg: &Config, env: &Environment) -> Choice {
+    if cfg.sandbox {
+        Choice::Sandbox
+    } else if let Some(path) = &cfg.kubeconfig {
+        Choice::Kubeconfig(path.clone())
+    } else if env.kubeconfig_env || env.home_kubeconfig_exists {
+        Choice::DefaultKubeconfig
+    } else if env.in_cluster {
+        Choice::InCluster
+    } else {
+        Choice::Sandbox
+    }
+}
+
+/// The cluster port, and the sandbox when one was started (kept alive by the caller).
+pub struct Connection {
+    pub cluster: KubeCluster,
+    pub sandbox: Option<Sandbox>,
+}
+
+/// Connects as [`choose`] decides. Only a sandbox that cannot start is fatal: everything
+/// else yields a [`KubeCluster`] that reports its problem.
+pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connection> {
+    match choose(cfg, env) {
+        Choice::Sandbox => {
+            let data_dir = cfg.data_dir();
+            let sandbox = Sandbox::start(SandboxConfig {
+                api_addr: cfg.sandbox_api_addr,
+                data_dir: data_dir.clone(),
+                kubeconfig_path: cfg.sandbox_kubeconfig.clone(),
+                pod_ready_delay: SANDBOX_POD_READY_DELAY,
+            })
+            .await
+            .with_context(|| {
+                format!(
+                    "could not start the sandbox cluster (data in {})",
+                    data_dir.display()
+                )
+            })?;
+            tracing::info!(
+                kubeconfig = %sandbox.kubeconfig_path().display(),
+                api = %sandbox.api_url(),
+                "sandbox cluster started; use it with: kubectl --kubeconfig {}",
+                sandbox.kubeconfig_path().display()
+            );
+            let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await;
+            Ok(Connection {
+                cluster,
+                sandbox: Some(sandbox),
+            })
+        }
+        Choice::Kubeconfig(path) => Ok(Connection {
+            cluster: from_kubeconfig_file(&path, cfg.context.clone(), false).await,
+            sandbox: None,
+        }),
+        Choice::DefaultKubeconfig => {
+            let source = match std::env::var("KUBECONFIG") {
+                Ok(v) if !v.is_empty() => format!("kubeconfig $KUBECONFIG ({v})"),
+                _ => "kubeconfig ~/.kube/config".to_string(),
+            };
+            let target = ClusterTarget {
+                source,
+                context: cfg.context.clone(),
+                server: None,
+                sandbox: false,
+            };
+            let cluster = match Kubeconfig::read() {
+                Ok(kc) => from_kubeconfig(kc, target).await,
+                Err(e) => KubeCluster::unavailable(kubeconfig_problem(&e, target)),
+            };
+            Ok(Connection {
+                cluster,
+                sandbox: None,
+            })
+        }
+        Choice::InCluster => {
+            let target = ClusterTarget {
+                source: "in-cluster service account".into(),
+                context: None,
+                server: None,
+                sandbox: false,
+            };
+            let cluster = match KubeConfig::incluster() {
+                Ok(config) => from_config(config, target),
+                Err(e) => KubeCluster::unavailable(ClusterProblem {
+                    kind: ProblemKind::BadConfig,
+                    target,
+                    detail: chain_text(&e),
+                }),
+            };
+            Ok(Connection {
+                cluster,
+                sandbox: None,
+            })
+        }
+    }
+}
+
+/// A cluster from one kubeconfig file.
+pub async fn from_kubeconfig_file(
+    path: &Path,
+    context: Option<String>,
+    sandbox: bool,
+) -> KubeCluster {
+    let target = ClusterTarget {
+        source: if sandbox {
+            format!("sandbox kubeconfig {}", path.display())
+        } else {
+            format!("kubeconfig {}", path.display())
+        },
+        context,
+        server: None,
+        sandbox,
+    };
+    match Kubeconfig::read_from(path) {
+        Ok(kc) => from_kubeconfig(kc, target).await,
+        Err(e) => KubeCluster::unavailable(kubeconfig_problem(&e, target)),
+    }
+}
+
+async fn from_kubeconfig(kc: Kubeconfig, mut target: ClusterTarget) -> KubeCluster {
+    if target.context.is_none() {
+        target.context = kc.current_context.clone();
+    }
+    let options = KubeConfigOptions {
+        context: target.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    match KubeConfig::from_custom_kubeconfig(kc, &options).await {
+        Ok(config) => from_config(config, target),
+        Err(e) => KubeCluster::unavailable(kubeconfig_problem(&e, target)),
+    }
+}
+
+fn from_config(mut config: KubeConfig, mut target: ClusterTarget) -> KubeCluster {
+    target.server = Some(
+        config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string(),
+    );
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    match Client::try_from(config) {
+        Ok(client) => KubeCluster::new(client, target),
+        Err(e) => {
+            let problem = classify(&e, &target);
+            KubeCluster::unavailable(problem)
+        }
+    }
+}
+
+fn kubeconfig_problem(err: &KubeconfigError, target: ClusterTarget) -> ClusterProblem {
+    let kind = match err {
+        KubeconfigError::LoadContext(_) => ProblemKind::ContextNotFound,
+        KubeconfigError::FindPath => ProblemKind::NoConfig,
+        _ => ProblemKind::BadConfig,
+    };
+    ClusterProblem {
+        kind,
+        target,
+        detail: chain_text(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn cfg(args: &[&str]) -> Config {
+        Config::try_parse_from(std::iter::once("sluice").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn nothing_configured_means_the_sandbox() {
+        assert_eq!(choose(&cfg(&[]), &Environment::default()), Choice::Sandbox);
+    }
+
+    #[test]
+    fn an_explicit_kubeconfig_wins_over_the_environment() {
+        let env = Environment {
+            kubeconfig_env: true,
+            home_kubeconfig_exists: true,
+            in_cluster: true,
+        };
+        assert_eq!(
+            choose(&cfg(&["--kubeconfig", "/k"]), &env),
+            Choice::Kubeconfig("/k".into())
+        );
+        assert_eq!(choose(&cfg(&[]), &env), Choice::DefaultKubeconfig);
+        assert_eq!(choose(&cfg(&["--sandbox"]), &env), Choice::Sandbox);
+    }
+
+    #[test]
+    fn in_cluster_only_when_no_kubeconfig_exists() {
+        let env = Environment {
+            in_cluster: true,
+            ..Environment::default()
+        };
+        assert_eq!(choose(&cfg(&[]), &env), Choice::InCluster);
+    }
+
+    #[tokio::test]
+    async fn a_missing_kubeconfig_file_is_reported_not_fatal() {
+        let cluster = from_kubeconfig_file(Path::new("/nonexistent/kubeconfig"), None, false).await;
+        let problem = cluster.problem().expect("a problem");
+        assert_eq!(problem.kind, ProblemKind::BadConfig);
+        assert!(
+            problem.detail.contains("/nonexistent/kubeconfig"),
+            "{}",
+            problem.detail
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_context_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, kubeconfig_yaml("https://127.0.0.1:1")).unwrap();
+        let cluster = from_kubeconfig_file(&path, Some("nope".into()), false).await;
+        let problem = cluster.problem().expect("a problem");
+        assert_eq!(problem.kind, ProblemKind::ContextNotFound);
+        assert_eq!(problem.target.context.as_deref(), Some("nope"));
+    }
+
+    /// A minimal kubeconfig pointing at `server`.
+    pub fn kubeconfig_yaml(server: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: test\n  \
+             cluster:\n    server: {server}\ncontexts:\n- name: test\n  context:\n    \
+             cluster: test\n    user: test\nusers:\n- name: test\n  user:\n    token: t\n"
+        )
+    }
+}
