@@ -1,6 +1,10 @@
 //! Pure domain logic shared by the server and the browser: no IO, unit-tested natively.
 
+pub mod applications;
 pub mod backends;
 pub mod cluster;
 pub mod links;
+pub mod names;
 pub mod projects;
+#[cfg(feature = "ssr")]
+pub mod sample_app;
