@@ -1,6 +1,7 @@
 //! Server functions, grouped by feature. They are a public HTTP API: each checks its input,
 //! calls a port and maps the error; reads are GET, changes are POST.
 
+pub mod applications;
 pub mod projects;
 pub mod system;
 

@@ -2,9 +2,12 @@
 //! [`crate::domain`]; nothing here talks to a backend except through server functions.
 
 pub mod cluster_banner;
+pub mod deploy_sample_dialog;
 pub mod error_panel;
 pub mod project_selector;
+pub mod refresh_control;
 pub mod side_nav;
+pub mod status_badge;
 pub mod top_bar;
 
 use leptos::prelude::*;
@@ -16,4 +19,16 @@ use crate::domain::links::PROJECT_PARAM;
 pub fn use_project() -> Memo<Option<String>> {
     let query = use_query_map();
     Memo::new(move |_| query.read().get(PROJECT_PARAM).filter(|p| !p.is_empty()))
+}
+
+/// The current query string as ordered pairs, for building links that change one
+/// parameter and keep the others.
+pub fn use_query_pairs() -> Memo<Vec<(String, String)>> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        (&*query.read())
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    })
 }

@@ -6,5 +6,6 @@ pub mod cluster;
 pub mod links;
 pub mod names;
 pub mod projects;
+pub mod refresh;
 #[cfg(feature = "ssr")]
 pub mod sample_app;

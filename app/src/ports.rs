@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::use_context;
 
+use crate::domain::applications::{ObjectRef, ProjectInventory};
 use crate::domain::backends::BackendStatus;
 use crate::domain::cluster::ClusterStatus;
 use crate::domain::projects::Project;
@@ -20,6 +21,21 @@ pub trait ClusterPort: Send + Sync + 'static {
     async fn status(&self) -> ClusterStatus;
     /// Namespaces, shown as projects.
     async fn list_projects(&self) -> Result<Vec<Project>, AppError>;
+    /// True when the console runs on its embedded sandbox cluster.
+    fn is_sandbox(&self) -> bool;
+    /// The Services, workloads (with their pods' state) and ingress routes of a project.
+    async fn project_inventory(&self, project: &str) -> Result<ProjectInventory, AppError>;
+    /// Which of these objects (full Kubernetes objects as JSON) already exist.
+    async fn existing_objects(
+        &self,
+        objects: &[serde_json::Value],
+    ) -> Result<Vec<ObjectRef>, AppError>;
+    /// Creates the objects in order, all or nothing: on a failure the ones already created
+    /// are deleted again and the error says so.
+    async fn create_all(&self, objects: Vec<serde_json::Value>)
+    -> Result<Vec<ObjectRef>, AppError>;
+    /// Turns Istio sidecar injection on or off for a project (`istio-injection` label).
+    async fn set_sidecar_injection(&self, project: &str, enabled: bool) -> Result<(), AppError>;
 }
 
 /// The metrics backend (Prometheus).

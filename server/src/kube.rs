@@ -3,6 +3,7 @@
 //! kubeconfig it writes, never through an in-process shortcut.
 
 pub mod applications;
+pub mod apply;
 pub mod cluster;
 pub mod connect;
 pub mod problems;

@@ -158,6 +158,73 @@ pub struct AppRoute {
     pub url: Option<String>,
 }
 
+/// Everything the Applications page shows for one project, read in one go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInventory {
+    pub project: crate::domain::projects::Project,
+    pub services: Vec<ServiceInfo>,
+    pub workloads: Vec<WorkloadInfo>,
+    pub routes: Vec<AppRoute>,
+}
+
+/// The Applications page's data: the project and its applications with their routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationsView {
+    pub project: crate::domain::projects::Project,
+    pub applications: Vec<ApplicationView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationView {
+    pub app: Application,
+    pub routes: Vec<AppRoute>,
+}
+
+impl ApplicationsView {
+    pub fn from_inventory(inv: ProjectInventory) -> Self {
+        let apps = group_applications(inv.services, &inv.workloads);
+        let applications = apps
+            .into_iter()
+            .map(|app| {
+                let routes = inv
+                    .routes
+                    .iter()
+                    .filter(|r| r.app == app.name)
+                    .cloned()
+                    .collect();
+                ApplicationView { app, routes }
+            })
+            .collect();
+        ApplicationsView {
+            project: inv.project,
+            applications,
+        }
+    }
+}
+
+/// What "Deploy Sample Application" will do, shown before it does it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamplePreview {
+    pub project: String,
+    pub host: String,
+    pub objects: Vec<ObjectRef>,
+    /// Objects of the plan that already exist: deploying would clash, so it is refused.
+    pub existing: Vec<ObjectRef>,
+}
+
+/// An object by kind and name, for confirmations and clash reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
+    }
+}
+
 /// Where the mesh's ingress gateway listens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngressEndpoint {

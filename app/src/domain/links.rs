@@ -27,8 +27,47 @@ pub fn encode_query_value(value: &str) -> String {
     out
 }
 
+/// `path` with the query `pairs`, where `key` is set to `value` (or removed when `None`),
+/// other parameters kept in their order.
+pub fn with_param(
+    path: &str,
+    pairs: &[(String, String)],
+    key: &str,
+    value: Option<&str>,
+) -> String {
+    let mut out: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != key).cloned().collect();
+    if let Some(v) = value {
+        out.push((key.to_string(), v.to_string()));
+    }
+    if out.is_empty() {
+        return path.to_string();
+    }
+    let query: Vec<String> = out
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_query_value(k), encode_query_value(v)))
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn with_param_replaces_one_parameter_and_keeps_the_rest() {
+        let pairs = vec![
+            ("project".to_string(), "demo".to_string()),
+            ("refresh".to_string(), "5s".to_string()),
+        ];
+        assert_eq!(
+            with_param("/applications", &pairs, "refresh", Some("off")),
+            "/applications?project=demo&refresh=off"
+        );
+        assert_eq!(
+            with_param("/applications", &pairs, "refresh", None),
+            "/applications?project=demo"
+        );
+        assert_eq!(with_param("/a", &[], "x", None), "/a");
+    }
+
     use super::*;
 
     #[test]

@@ -1,33 +1,266 @@
-//! The Applications section. Until its feature lands the page says so plainly, for the
-//! selected project, rather than showing an empty shell that looks broken.
+//! The Applications section: a project's applications with their components, versions
+//! and workloads, live; "Deploy Sample Application"; and the project's sidecar setting.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_location, use_query_map};
 
 use super::ChooseProject;
-use crate::components::use_project;
+use crate::api::applications::{SetSidecarInjection, list_applications};
+use crate::components::deploy_sample_dialog::{
+    CONFIRM_DEPLOY_SAMPLE, CONFIRM_PARAM, DeploySampleDialog,
+};
+use crate::components::error_panel::error_panel;
+use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
+use crate::components::status_badge::StatusBadge;
+use crate::components::{use_project, use_query_pairs};
+use crate::domain::applications::{
+    ApplicationView, ApplicationsView, Component, WorkloadInfo, format_age,
+};
+use crate::domain::links::with_param;
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
     let project = use_project();
+    let query = use_query_map();
+    let pairs = use_query_pairs();
+    let location = use_location();
+    let tick = use_refresh_tick();
+    let confirm_open =
+        move || query.read().get(CONFIRM_PARAM).as_deref() == Some(CONFIRM_DEPLOY_SAMPLE);
+    let deploy_href = move || {
+        with_param(
+            &location.pathname.get(),
+            &pairs.get(),
+            CONFIRM_PARAM,
+            Some(CONFIRM_DEPLOY_SAMPLE),
+        )
+    };
+
     view! {
         <Title text="Applications" />
         <header class="page-header">
-            <h1>"Applications"</h1>
-            <p class="lead">"The applications of a project: their components (Services), versions and workloads, and the route to visit them."</p>
+            <div class="page-title-row">
+                <h1>"Applications"</h1>
+                {move || {
+                    project
+                        .get()
+                        .map(|_| {
+                            view! {
+                                <div class="page-actions">
+                                    <RefreshControl tick />
+                                    <A href=deploy_href attr:class="button">
+                                        "Deploy Sample Application"
+                                    </A>
+                                </div>
+                            }
+                        })
+                }}
+            </div>
+            <p class="lead">
+                "The applications of a project: their components (Services), versions and workloads, and the route to visit them."
+            </p>
         </header>
         {move || match project.get() {
             None => view! { <ChooseProject /> }.into_any(),
             Some(p) => {
-                let project_attr = p.clone();
+                let dialog = confirm_open()
+                    .then(|| view! { <DeploySampleDialog project=p.clone() tick /> });
                 view! {
-                    <div class="empty-state" data-project=project_attr>
-                        <h2>"Not available yet"</h2>
-                        <p>"Application views arrive with the Applications feature: listing the project's applications with their components, versions and workload status, and Deploy Sample Application to install Bookinfo in one click. Until then, use kubectl to see what runs in " <strong>{p}</strong> "."</p>
-                    </div>
+                    <ApplicationList project=p tick />
+                    {dialog}
                 }
                     .into_any()
             }
         }}
+    }
+}
+
+#[component]
+fn ApplicationList(project: String, tick: RwSignal<u32>) -> impl IntoView {
+    let apps = {
+        let project = project.clone();
+        Resource::new(
+            move || (project.clone(), tick.get()),
+            |(p, _)| list_applications(p),
+        )
+    };
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading applications…"</p> }>
+            <ErrorBoundary fallback=error_panel>
+                {move || apps.get().map(|r| r.map(|view| view! { <ApplicationsBody view tick /> }))}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoView {
+    let project = view.project.clone();
+    let toggle = ServerAction::<SetSidecarInjection>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = toggle.value().get() {
+            tick.update(|t| *t = t.wrapping_add(1));
+        }
+    });
+    let injection = project.sidecar_injection;
+    let project_name = project.name.clone();
+    let governance = view! {
+        <section class="governance" aria-label="Application governance">
+            <span>
+                "Sidecar injection: "
+                <strong data-testid="sidecar-injection">
+                    {if injection { "enabled" } else { "disabled" }}
+                </strong>
+            </span>
+            <ActionForm action=toggle>
+                <input type="hidden" name="project" value=project_name />
+                <input type="hidden" name="enabled" value=(!injection).to_string() />
+                <button type="submit" class="button secondary">
+                    {if injection { "Disable sidecar injection" } else { "Enable sidecar injection" }}
+                </button>
+            </ActionForm>
+            {move || {
+                toggle
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|e| view! { <p class="panel-error" role="alert">{e.to_string()}</p> })
+            }}
+        </section>
+    };
+    let body = if view.applications.is_empty() {
+        view! {
+            <div class="empty-state">
+                <h2>"No applications in " {project.name.clone()} " yet"</h2>
+                <p>
+                    "An application is a set of Services with their workloads. "
+                    "Deploy Sample Application installs Istio's Bookinfo here to try a grayscale release."
+                </p>
+            </div>
+        }
+            .into_any()
+    } else {
+        view.applications
+            .into_iter()
+            .map(|a| view! { <ApplicationCard view=a /> })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        {governance}
+        {body}
+    }
+}
+
+#[component]
+fn ApplicationCard(view: ApplicationView) -> impl IntoView {
+    let ApplicationView { app, routes } = view;
+    let status = app.status();
+    let (running, all) = app.running_count();
+    let name = app.name.clone();
+    let data_app = app.name.clone();
+    view! {
+        <article class="app-card" data-app=data_app>
+            <header class="app-card-header">
+                <h2>{name}</h2>
+                <StatusBadge status />
+                <span class="rollout">
+                    <progress value=running max=all.max(1)></progress>
+                    <span data-testid="running-count">{format!("{running}/{all} workloads running")}</span>
+                </span>
+            </header>
+            {(!routes.is_empty())
+                .then(|| {
+                    view! {
+                        <ul class="routes">
+                            {routes
+                                .into_iter()
+                                .map(|r| {
+                                    view! {
+                                        <li>
+                                            "Route: " <code>{r.host.clone()}</code>
+                                            {r
+                                                .url
+                                                .map(|u| {
+                                                    view! {
+                                                        " "
+                                                        <a class="visit" href=u target="_blank" rel="noopener">
+                                                            "Click to visit"
+                                                        </a>
+                                                    }
+                                                })}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                })}
+            <table class="workloads">
+                <thead>
+                    <tr>
+                        <th>"Component"</th>
+                        <th>"Version"</th>
+                        <th>"Workload"</th>
+                        <th>"Status"</th>
+                        <th>"Ready"</th>
+                        <th>"Image"</th>
+                        <th>"Restarts"</th>
+                        <th>"Age"</th>
+                    </tr>
+                </thead>
+                <tbody>{app.components.into_iter().map(component_rows).collect_view()}</tbody>
+            </table>
+        </article>
+    }
+}
+
+fn component_rows(c: Component) -> impl IntoView {
+    let service = c.service.name.clone();
+    if c.workloads.is_empty() {
+        return view! {
+            <tr>
+                <td>{service}</td>
+                <td colspan="7" class="muted">"no workload behind this Service"</td>
+            </tr>
+        }
+        .into_any();
+    }
+    c.workloads
+        .into_iter()
+        .map(|w| workload_row(&service, w))
+        .collect_view()
+        .into_any()
+}
+
+fn workload_row(service: &str, w: WorkloadInfo) -> impl IntoView + use<> {
+    let status = w.status();
+    let sidecar_warning = w.missing_sidecar().then(|| {
+        view! {
+            <div class="warning" title="Enable sidecar injection for the project, then restart the workload: pods get the sidecar when they are recreated.">
+                "no sidecar: no traffic metrics or tracing"
+            </div>
+        }
+    });
+    let failure = w
+        .failure
+        .clone()
+        .map(|f| view! { <div class="failure">{f}</div> });
+    view! {
+        <tr data-workload=w.name.clone() data-status=status.label()>
+            <td>{service.to_string()}</td>
+            <td>{w.version().unwrap_or("-").to_string()}</td>
+            <td>{w.name.clone()} {sidecar_warning}</td>
+            <td>
+                <StatusBadge status />
+                {failure}
+            </td>
+            <td>{format!("{}/{}", w.ready, w.desired)}</td>
+            <td class="image">{w.images.join(", ")}</td>
+            <td>{w.restarts}</td>
+            <td>{w.age_seconds.map(format_age).unwrap_or_default()}</td>
+        </tr>
     }
 }

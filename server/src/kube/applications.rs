@@ -4,9 +4,125 @@
 
 use std::collections::BTreeMap;
 
+use ::kube::Client;
+use ::kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
-use sluice_app::domain::applications::{ServiceInfo, WorkloadInfo, selects};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use serde_json::Value;
+use sluice_app::domain::applications::{
+    AppRoute, IngressEndpoint, ProjectInventory, ServiceInfo, WorkloadInfo, application_of,
+    selects, visit_url,
+};
+
+use super::cluster::project_of;
+
+/// Reads a project's Services, Deployments, Pods and ingress VirtualServices.
+pub async fn inventory(
+    client: &Client,
+    project: &str,
+    ingress: Option<&IngressEndpoint>,
+) -> Result<ProjectInventory, ::kube::Error> {
+    let namespace = Api::<Namespace>::all(client.clone()).get(project).await?;
+    let lp = ListParams::default();
+    let (services_api, deployments_api, pods_api) = (
+        Api::<Service>::namespaced(client.clone(), project),
+        Api::<Deployment>::namespaced(client.clone(), project),
+        Api::<Pod>::namespaced(client.clone(), project),
+    );
+    let (services, deployments, pods) = futures::try_join!(
+        services_api.list(&lp),
+        deployments_api.list(&lp),
+        pods_api.list(&lp),
+    )?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let services: Vec<ServiceInfo> = services.items.iter().map(service_info).collect();
+    let workloads = deployments
+        .items
+        .iter()
+        .map(|d| workload_info(d, &pods.items, now))
+        .collect();
+    let virtual_services = list_virtual_services(client, project).await?;
+    let routes = ingress_routes(&virtual_services, &services, ingress);
+    Ok(ProjectInventory {
+        project: project_of(namespace),
+        services,
+        workloads,
+        routes,
+    })
+}
+
+/// VirtualServices of a project; none when Istio's CRDs are not installed (a cluster
+/// without Istio has no routes to show, which is not an error).
+async fn list_virtual_services(
+    client: &Client,
+    project: &str,
+) -> Result<Vec<Value>, ::kube::Error> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "networking.istio.io",
+        "v1",
+        "VirtualService",
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), project, &ar);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list
+            .items
+            .into_iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect()),
+        Err(::kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Routes from VirtualServices bound to an ingress gateway: one per host.
+pub fn ingress_routes(
+    virtual_services: &[Value],
+    services: &[ServiceInfo],
+    ingress: Option<&IngressEndpoint>,
+) -> Vec<AppRoute> {
+    let mut routes = Vec::new();
+    for vs in virtual_services {
+        let spec = &vs["spec"];
+        let gateways: Vec<&str> = spec["gateways"]
+            .as_array()
+            .map(|g| g.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if gateways.is_empty() || gateways.iter().all(|g| *g == "mesh") {
+            continue;
+        }
+        let first_http = &spec["http"][0];
+        let dest = first_http["route"][0]["destination"]["host"]
+            .as_str()
+            .unwrap_or_default();
+        let dest_short = dest.split('.').next().unwrap_or(dest);
+        let app = vs["metadata"]["labels"]["app.kubernetes.io/name"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                services
+                    .iter()
+                    .find(|s| s.name == dest_short)
+                    .map(application_of)
+            })
+            .unwrap_or_else(|| dest_short.to_string());
+        let uri = &first_http["match"][0]["uri"];
+        let path = uri["exact"]
+            .as_str()
+            .or_else(|| uri["prefix"].as_str())
+            .unwrap_or("/")
+            .to_string();
+        for host in spec["hosts"].as_array().into_iter().flatten() {
+            let Some(host) = host.as_str() else { continue };
+            routes.push(AppRoute {
+                app: app.clone(),
+                host: host.to_string(),
+                path: path.clone(),
+                url: ingress.map(|i| visit_url(host, &path, i)),
+            });
+        }
+    }
+    routes
+}
 
 /// Container waiting reasons that mean the pod will not run without a change.
 const FAILING_REASONS: [&str; 6] = [
@@ -209,6 +325,33 @@ mod tests {
         let w = workload_info(&deployment(2), &[other], now());
         assert_eq!((w.pods, w.restarts), (0, 0));
         assert!(w.failure.is_none());
+    }
+
+    #[test]
+    fn ingress_routes_come_from_gateway_bound_virtual_services() {
+        let vss = [
+            json!({"metadata": {"name": "bookinfo", "labels": {"app.kubernetes.io/name": "bookinfo"}},
+                   "spec": {"hosts": ["bookinfo.demo.localhost"], "gateways": ["bookinfo-gateway"],
+                            "http": [{"match": [{"uri": {"exact": "/productpage"}}],
+                                      "route": [{"destination": {"host": "productpage", "port": {"number": 9080}}}]}]}}),
+            // Mesh-internal routing is not a way in.
+            json!({"metadata": {"name": "reviews"},
+                   "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]}}),
+        ];
+        let ingress = IngressEndpoint {
+            scheme: "http".into(),
+            address: "127.0.0.1".into(),
+            port: 18080,
+        };
+        let routes = ingress_routes(&vss, &[], Some(&ingress));
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].app, "bookinfo");
+        assert_eq!(routes[0].path, "/productpage");
+        assert_eq!(
+            routes[0].url.as_deref(),
+            Some("http://bookinfo.demo.localhost:18080/productpage")
+        );
+        assert_eq!(ingress_routes(&vss, &[], None)[0].url, None);
     }
 
     #[test]

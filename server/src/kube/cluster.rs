@@ -6,11 +6,14 @@ use ::kube::Client;
 use ::kube::api::{Api, ListParams};
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Namespace;
+use serde_json::Value;
+use sluice_app::domain::applications::{IngressEndpoint, ObjectRef, ProjectInventory};
 use sluice_app::domain::cluster::{ClusterProblem, ClusterStatus, ClusterTarget, ProblemKind};
 use sluice_app::domain::projects::Project;
 use sluice_app::error::AppError;
 use sluice_app::ports::ClusterPort;
 
+use super::apply::{self, ApplyError};
 use super::problems::classify;
 
 /// The status check must answer quickly even when the API server hangs, or every page
@@ -21,6 +24,9 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct KubeCluster {
     client: Result<Client, ClusterProblem>,
     target: ClusterTarget,
+    /// Where the ingress gateway listens, when known without asking the cluster (the
+    /// sandbox's ingress); otherwise looked up from `istio-system/istio-ingressgateway`.
+    ingress: Option<IngressEndpoint>,
 }
 
 impl KubeCluster {
@@ -28,13 +34,20 @@ impl KubeCluster {
         KubeCluster {
             client: Ok(client),
             target,
+            ingress: None,
         }
+    }
+
+    pub fn with_ingress(mut self, ingress: IngressEndpoint) -> Self {
+        self.ingress = Some(ingress);
+        self
     }
 
     pub fn unavailable(problem: ClusterProblem) -> Self {
         KubeCluster {
             target: problem.target.clone(),
             client: Err(problem),
+            ingress: None,
         }
     }
 
@@ -66,6 +79,52 @@ impl KubeCluster {
             _ => AppError::Cluster(problem),
         }
     }
+
+    fn apply_error(&self, action: &str, err: ApplyError) -> AppError {
+        match err {
+            ApplyError::Api(e) => self.api_error(action, e),
+            ApplyError::UnknownKind { ref source, .. } if is_not_found(source) => {
+                AppError::Invalid(format!(
+                    "{err}. Is Istio installed in this cluster? Its CRDs must be present."
+                ))
+            }
+            ApplyError::Create { ref source, .. } => {
+                tracing::warn!(error = %err, "{action} failed");
+                match source {
+                    ::kube::Error::Api(s) if s.code == 409 => AppError::Conflict(err.to_string()),
+                    ::kube::Error::Api(s) if matches!(s.code, 400 | 403 | 422) => {
+                        AppError::Invalid(err.to_string())
+                    }
+                    _ => AppError::Unavailable(err.to_string()),
+                }
+            }
+            other => {
+                tracing::error!(error = %other, "{action} failed");
+                AppError::Internal(action.to_string())
+            }
+        }
+    }
+
+    /// The ingress gateway's address: the configured one, or the LoadBalancer address of
+    /// `istio-system/istio-ingressgateway` (port 80).
+    async fn ingress_endpoint(&self, client: &Client) -> Option<IngressEndpoint> {
+        if let Some(i) = &self.ingress {
+            return Some(i.clone());
+        }
+        let api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(client.clone(), "istio-system");
+        let svc = api.get_opt("istio-ingressgateway").await.ok().flatten()?;
+        let lb = svc.status?.load_balancer?.ingress?.into_iter().next()?;
+        Some(IngressEndpoint {
+            scheme: "http".into(),
+            address: lb.ip.or(lb.hostname)?,
+            port: 80,
+        })
+    }
+}
+
+fn is_not_found(e: &::kube::Error) -> bool {
+    matches!(e, ::kube::Error::Api(s) if s.code == 404)
 }
 
 #[async_trait]
@@ -97,9 +156,55 @@ impl ClusterPort for KubeCluster {
             .map_err(|e| self.api_error("listing namespaces", e))?;
         Ok(list.items.into_iter().map(project_of).collect())
     }
+
+    fn is_sandbox(&self) -> bool {
+        self.target.sandbox
+    }
+
+    async fn project_inventory(&self, project: &str) -> Result<ProjectInventory, AppError> {
+        let client = self.client()?;
+        let ingress = self.ingress_endpoint(&client).await;
+        super::applications::inventory(&client, project, ingress.as_ref())
+            .await
+            .map_err(|e| match e {
+                ::kube::Error::Api(s) if s.code == 404 => AppError::NotFound(format!(
+                    "There is no project \"{project}\" in the cluster: pick one in the top bar."
+                )),
+                e => self.api_error("reading the project's applications", e),
+            })
+    }
+
+    async fn existing_objects(&self, objects: &[Value]) -> Result<Vec<ObjectRef>, AppError> {
+        let client = self.client()?;
+        apply::existing(&client, objects)
+            .await
+            .map_err(|e| self.apply_error("checking for existing objects", e))
+    }
+
+    async fn create_all(&self, objects: Vec<Value>) -> Result<Vec<ObjectRef>, AppError> {
+        let client = self.client()?;
+        apply::create_all(&client, &objects)
+            .await
+            .map_err(|e| self.apply_error("creating objects", e))
+    }
+
+    async fn set_sidecar_injection(&self, project: &str, enabled: bool) -> Result<(), AppError> {
+        use ::kube::api::{Patch, PatchParams};
+        let api: Api<Namespace> = Api::all(self.client()?);
+        let value = if enabled {
+            Value::from("enabled")
+        } else {
+            Value::Null
+        };
+        let patch = serde_json::json!({"metadata": {"labels": {"istio-injection": value}}});
+        api.patch(project, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.api_error("changing sidecar injection", e))
+    }
 }
 
-fn project_of(ns: Namespace) -> Project {
+pub fn project_of(ns: Namespace) -> Project {
     let labels = ns.metadata.labels.unwrap_or_default();
     Project {
         name: ns.metadata.name.unwrap_or_default(),

@@ -1,0 +1,109 @@
+//! Applications: list a project's applications, deploy the Bookinfo sample, and the
+//! project's governance settings.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::domain::applications::{ApplicationsView, ObjectRef, SamplePreview};
+use crate::error::AppError;
+
+/// The applications of a project, with workload status and routes.
+#[server(input = GetUrl, endpoint = "list_applications")]
+pub async fn list_applications(project: String) -> Result<ApplicationsView, AppError> {
+    super::reply(ssr::list_applications(project).await)
+}
+
+/// What Deploy Sample Application would create, and what already exists.
+#[server(input = GetUrl, endpoint = "preview_sample_app")]
+pub async fn preview_sample_app(project: String) -> Result<SamplePreview, AppError> {
+    super::reply(ssr::preview(project).await)
+}
+
+/// Deploys Bookinfo into the project, all or nothing.
+#[server(endpoint = "deploy_sample_app")]
+pub async fn deploy_sample_app(project: String) -> Result<Vec<ObjectRef>, AppError> {
+    super::reply(ssr::deploy(project).await)
+}
+
+/// Turns sidecar injection on or off for the project.
+#[server(endpoint = "set_sidecar_injection")]
+pub async fn set_sidecar_injection(project: String, enabled: bool) -> Result<(), AppError> {
+    super::reply(ssr::set_injection(project, enabled).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::domain::applications::{ApplicationsView, ObjectRef, SamplePreview};
+    use crate::domain::names::check_dns_label;
+    use crate::domain::sample_app;
+    use crate::error::AppError;
+    use crate::ports::use_ports;
+
+    fn check_project(project: &str) -> Result<(), AppError> {
+        check_dns_label("Project", project).map_err(AppError::Invalid)
+    }
+
+    pub async fn list_applications(project: String) -> Result<ApplicationsView, AppError> {
+        check_project(&project)?;
+        let inventory = use_ports()?.cluster.project_inventory(&project).await?;
+        Ok(ApplicationsView::from_inventory(inventory))
+    }
+
+    fn plan(
+        project: &str,
+        sandbox: bool,
+    ) -> Result<(String, Vec<sample_app::PlannedObject>), AppError> {
+        let host = sample_app::default_host(project, sandbox);
+        let plan = sample_app::plan(project, &host).map_err(|e| {
+            leptos::logging::error!("bundled Bookinfo manifests: {e}");
+            AppError::Internal("read the bundled Bookinfo manifests".into())
+        })?;
+        Ok((host, plan))
+    }
+
+    pub async fn preview(project: String) -> Result<SamplePreview, AppError> {
+        check_project(&project)?;
+        let ports = use_ports()?;
+        let (host, plan) = plan(&project, ports.cluster.is_sandbox())?;
+        let values: Vec<serde_json::Value> = plan.iter().map(|o| o.object.clone()).collect();
+        let existing = ports.cluster.existing_objects(&values).await?;
+        Ok(SamplePreview {
+            project,
+            host,
+            objects: plan
+                .iter()
+                .map(|o| ObjectRef {
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                })
+                .collect(),
+            existing,
+        })
+    }
+
+    pub async fn deploy(project: String) -> Result<Vec<ObjectRef>, AppError> {
+        check_project(&project)?;
+        let ports = use_ports()?;
+        let (_, plan) = plan(&project, ports.cluster.is_sandbox())?;
+        let values: Vec<serde_json::Value> = plan.into_iter().map(|o| o.object).collect();
+        let existing = ports.cluster.existing_objects(&values).await?;
+        if !existing.is_empty() {
+            let names: Vec<String> = existing.iter().map(ToString::to_string).collect();
+            return Err(AppError::Conflict(format!(
+                "Bookinfo cannot be deployed into \"{project}\": {} already exist(s) there ({}). \
+                 Nothing was changed. Delete them first, or deploy into another project.",
+                existing.len(),
+                names.join(", ")
+            )));
+        }
+        ports.cluster.create_all(values).await
+    }
+
+    pub async fn set_injection(project: String, enabled: bool) -> Result<(), AppError> {
+        check_project(&project)?;
+        use_ports()?
+            .cluster
+            .set_sidecar_injection(&project, enabled)
+            .await
+    }
+}
