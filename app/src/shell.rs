@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::components::cluster_banner::{ClusterBanner, provide_system_status};
 use crate::components::side_nav::SideNav;
@@ -54,6 +54,9 @@ pub fn App() -> impl IntoView {
 }
 
 /// Inside the router, so the shell's parts can read the URL (the selected project).
+/// Routes render in order (each `<Transition>` resolved in place in the HTML stream)
+/// rather than out of order, whose swapped-in chunks need JavaScript: the console must
+/// be usable before, or without, the wasm bundle.
 #[component]
 fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
     provide_system_status();
@@ -65,11 +68,11 @@ fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
                 <main class="content">
                     <ClusterBanner />
                     <Routes fallback=NotFoundPage>
-                        <Route path=path!("/") view=HomePage />
-                        <Route path=path!("/applications") view=ApplicationsPage />
-                        <Route path=path!("/grayscale-release") view=GrayscaleReleasePage />
-                        <Route path=path!("/traffic-management") view=TrafficManagementPage />
-                        <Route path=path!("/tracing") view=TracingPage />
+                        <Route path=path!("/") ssr=SsrMode::InOrder view=HomePage />
+                        <Route path=path!("/applications") ssr=SsrMode::InOrder view=ApplicationsPage />
+                        <Route path=path!("/grayscale-release") ssr=SsrMode::InOrder view=GrayscaleReleasePage />
+                        <Route path=path!("/traffic-management") ssr=SsrMode::InOrder view=TrafficManagementPage />
+                        <Route path=path!("/tracing") ssr=SsrMode::InOrder view=TracingPage />
                     </Routes>
                 </main>
             </div>

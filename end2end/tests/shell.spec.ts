@@ -9,6 +9,16 @@ const SECTIONS = [
   { label: 'Tracing', path: '/tracing' },
 ];
 
+// Each page shows the selected project: Applications lists its (here: no) applications,
+// the sections still to come say so for that project.
+async function expectProjectShown(page: Page, path: string, project: string) {
+  if (path === '/applications') {
+    await expect(page.getByRole('heading', { name: `No applications in ${project} yet` })).toBeVisible();
+  } else {
+    await expect(page.locator('.empty-state strong')).toHaveText(project);
+  }
+}
+
 async function hydrated(page: Page) {
   await expect(page.locator('.layout')).toHaveAttribute('data-hydrated', 'true');
 }
@@ -23,7 +33,7 @@ test.describe('with JavaScript', () => {
     await expect(page).toHaveURL(/\/applications$/);
     await hydrated(page);
     await expect(page.getByRole('heading', { level: 1, name: 'Applications' })).toBeVisible();
-    await expect(page.getByText('Choose a project')).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Choose a project' })).toBeVisible();
 
     // The sandbox's namespaces come from the cluster through kube-rs.
     const select = page.locator('#project-select');
@@ -35,20 +45,20 @@ test.describe('with JavaScript', () => {
     await expect(page.getByRole('button', { name: 'Switch' })).toBeHidden();
     await select.selectOption('demo-project');
     await expect(page).toHaveURL(/\/applications\?project=demo-project$/);
-    await expect(page.locator('.empty-state')).toHaveAttribute('data-project', 'demo-project');
+    await expectProjectShown(page, '/applications', 'demo-project');
 
     for (const { label, path } of SECTIONS) {
       await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: label }).click();
       await expect(page).toHaveURL(new RegExp(`${path}\\?project=demo-project$`));
       await expect(page.getByRole('heading', { level: 1, name: label })).toBeVisible();
       await expect(select).toHaveValue('demo-project');
-      await expect(page.locator('.empty-state strong')).toHaveText('demo-project');
+      await expectProjectShown(page, path, 'demo-project');
     }
 
     // Switching again keeps the section.
     await select.selectOption('default');
     await expect(page).toHaveURL(/\/tracing\?project=default$/);
-    await expect(page.locator('.empty-state strong')).toHaveText('default');
+    await expectProjectShown(page, '/tracing', 'default');
 
     // The sandbox cluster is connected: no banner, and the chip says so.
     await expect(page.locator('.cluster-banner')).toHaveCount(0);
@@ -77,7 +87,7 @@ test.describe('without JavaScript', () => {
     await page.locator('#project-select').selectOption('demo-project');
     await page.getByRole('button', { name: 'Switch' }).click();
     await expect(page).toHaveURL(/\/applications\?project=demo-project$/);
-    await expect(page.locator('.empty-state strong')).toHaveText('demo-project');
+    await expectProjectShown(page, '/applications', 'demo-project');
 
     for (const { label, path } of SECTIONS) {
       const link = page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: label });
@@ -85,6 +95,7 @@ test.describe('without JavaScript', () => {
       await link.click();
       await expect(page.getByRole('heading', { level: 1, name: label })).toBeVisible();
       await expect(page.locator('#project-select')).toHaveValue('demo-project');
+      await expectProjectShown(page, path, 'demo-project');
     }
   });
 });
