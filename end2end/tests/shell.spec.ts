@@ -1,6 +1,7 @@
 // The console shell as a person uses it: the four sections, the project selector kept in
 // the URL, hydration, pages without JavaScript, and a real 404.
 import { expect, test, type Page } from '@playwright/test';
+import { hydrated } from './env';
 
 const SECTIONS = [
   { label: 'Applications', path: '/applications' },
@@ -19,9 +20,6 @@ async function expectProjectShown(page: Page, path: string, project: string) {
   }
 }
 
-async function hydrated(page: Page) {
-  await expect(page.locator('.layout')).toHaveAttribute('data-hydrated', 'true');
-}
 
 test.describe('with JavaScript', () => {
   test('walks the four sections, switches the project, and hydrates', async ({ page }) => {

@@ -110,6 +110,7 @@ async fn deploy_sample_application_then_watch_it_become_running() {
         "{preview}"
     );
     assert_eq!(preview["existing"], serde_json::json!([]));
+    assert_eq!(preview["enables_injection"], true);
 
     let (status, created) = call(
         &env.state,
@@ -118,6 +119,14 @@ async fn deploy_sample_application_then_watch_it_become_running() {
     .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(created.as_array().unwrap().len(), 14);
+
+    // Governance went on first, so the pods were created with sidecars.
+    let (_, view) = call(
+        &env.state,
+        get("/api/list_applications?project=demo-project"),
+    )
+    .await;
+    assert_eq!(view["project"]["sidecar_injection"], true, "{view}");
 
     // The page's view converges to four running workloads (bounded wait).
     let mut view = Value::Null;
@@ -248,6 +257,11 @@ async fn bad_projects_get_clear_errors() {
         "{err}"
     );
     assert_eq!(object_count(&env.client, "default").await, (0, 1));
+    let (_, view) = call(&env.state, get("/api/list_applications?project=default")).await;
+    assert_eq!(
+        view["project"]["sidecar_injection"], false,
+        "refused deploy changed nothing: {view}"
+    );
     env.sandbox.shutdown().await;
 }
 

@@ -67,7 +67,9 @@ mod ssr {
         let (host, plan) = plan(&project, ports.cluster.is_sandbox())?;
         let values: Vec<serde_json::Value> = plan.iter().map(|o| o.object.clone()).collect();
         let existing = ports.cluster.existing_objects(&values).await?;
+        let inventory = ports.cluster.project_inventory(&project).await?;
         Ok(SamplePreview {
+            enables_injection: !inventory.project.sidecar_injection,
             project,
             host,
             objects: plan
@@ -96,7 +98,24 @@ mod ssr {
                 names.join(", ")
             )));
         }
-        ports.cluster.create_all(values).await
+        // Pods get their sidecar when created, so injection goes on first; if creating
+        // fails, the project is left as it was.
+        let injection_was_on = ports
+            .cluster
+            .project_inventory(&project)
+            .await?
+            .project
+            .sidecar_injection;
+        if !injection_was_on {
+            ports.cluster.set_sidecar_injection(&project, true).await?;
+        }
+        let created = ports.cluster.create_all(values).await;
+        if created.is_err() && !injection_was_on {
+            if let Err(e) = ports.cluster.set_sidecar_injection(&project, false).await {
+                leptos::logging::error!("restoring sidecar injection of {project}: {e}");
+            }
+        }
+        created
     }
 
     pub async fn set_injection(project: String, enabled: bool) -> Result<(), AppError> {

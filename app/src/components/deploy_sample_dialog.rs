@@ -53,12 +53,30 @@ pub fn DeploySampleDialog(
                                             .iter()
                                             .map(ToString::to_string)
                                             .collect();
+                                        let injection_note = p.enables_injection.then(|| {
+                                            view! {
+                                                <p class="note">
+                                                    "Sidecar injection will be turned on for the project first, so Bookinfo's traffic shows up in metrics and traces."
+                                                </p>
+                                            }
+                                        });
                                         view! {
+                                            {clash
+                                                .then(|| {
+                                                    view! {
+                                                        <p class="panel-error" role="alert">
+                                                            "Cannot deploy: these already exist in the project: "
+                                                            {existing.join(", ")}
+                                                            ". Nothing will be changed."
+                                                        </p>
+                                                    }
+                                                })}
                                             <p>
                                                 "Bookinfo (productpage, details, reviews v1, ratings) will be created in project "
                                                 <strong>{p.project.clone()}</strong>
                                                 ", reachable at "<code>{p.host.clone()}</code>"."
                                             </p>
+                                            {injection_note}
                                             <table class="object-list">
                                                 <thead>
                                                     <tr>
@@ -81,16 +99,6 @@ pub fn DeploySampleDialog(
                                                         .collect_view()}
                                                 </tbody>
                                             </table>
-                                            {clash
-                                                .then(|| {
-                                                    view! {
-                                                        <p class="panel-error" role="alert">
-                                                            "Cannot deploy: these already exist in the project: "
-                                                            {existing.join(", ")}
-                                                            ". Nothing will be changed."
-                                                        </p>
-                                                    }
-                                                })}
                                             <ActionForm action=deploy>
                                                 <input type="hidden" name="project" value=p.project />
                                                 <div class="modal-actions">

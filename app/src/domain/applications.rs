@@ -210,6 +210,9 @@ pub struct SamplePreview {
     pub objects: Vec<ObjectRef>,
     /// Objects of the plan that already exist: deploying would clash, so it is refused.
     pub existing: Vec<ObjectRef>,
+    /// Deploying turns on sidecar injection for the project first (KubeSphere's
+    /// "application governance"), so Bookinfo's traffic is observed.
+    pub enables_injection: bool,
 }
 
 /// An object by kind and name, for confirmations and clash reports.
