@@ -9,6 +9,7 @@ pub mod refresh_control;
 pub mod side_nav;
 pub mod status_badge;
 pub mod top_bar;
+pub mod workload_table;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

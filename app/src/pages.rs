@@ -1,5 +1,6 @@
 //! One page per route. Pages read their view state from the URL and compose components.
 
+pub mod application_detail;
 pub mod applications;
 pub mod grayscale_release;
 pub mod home;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::use_context;
 
-use crate::domain::applications::{ObjectRef, ProjectInventory};
+use crate::domain::applications::{ApplicationView, ObjectRef, PodInfo, EventInfo, ProjectInventory, RoutingObject};
 use crate::domain::backends::BackendStatus;
 use crate::domain::cluster::ClusterStatus;
 use crate::domain::projects::Project;
@@ -25,6 +25,12 @@ pub trait ClusterPort: Send + Sync + 'static {
     fn is_sandbox(&self) -> bool;
     /// The Services, workloads (with their pods' state) and ingress routes of a project.
     async fn project_inventory(&self, project: &str) -> Result<ProjectInventory, AppError>;
+    /// Pods, recent events and routing objects of an application's components.
+    async fn application_extras(
+        &self,
+        project: &str,
+        app: &ApplicationView,
+    ) -> Result<(Vec<PodInfo>, Vec<EventInfo>, Vec<RoutingObject>), AppError>;
     /// Which of these objects (full Kubernetes objects as JSON) already exist.
     async fn existing_objects(
         &self,

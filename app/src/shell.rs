@@ -10,7 +10,7 @@ use crate::components::cluster_banner::{ClusterBanner, provide_system_status};
 use crate::components::side_nav::SideNav;
 use crate::components::top_bar::TopBar;
 use crate::pages::{
-    applications::ApplicationsPage, grayscale_release::GrayscaleReleasePage, home::HomePage,
+    application_detail::ApplicationDetailPage, applications::ApplicationsPage, grayscale_release::GrayscaleReleasePage, home::HomePage,
     not_found::NotFoundPage, tracing::TracingPage, traffic_management::TrafficManagementPage,
 };
 
@@ -70,6 +70,11 @@ fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Routes fallback=NotFoundPage>
                         <Route path=path!("/") ssr=SsrMode::InOrder view=HomePage />
                         <Route path=path!("/applications") ssr=SsrMode::InOrder view=ApplicationsPage />
+                        <Route
+                            path=path!("/applications/:app")
+                            ssr=SsrMode::InOrder
+                            view=ApplicationDetailPage
+                        />
                         <Route path=path!("/grayscale-release") ssr=SsrMode::InOrder view=GrayscaleReleasePage />
                         <Route path=path!("/traffic-management") ssr=SsrMode::InOrder view=TrafficManagementPage />
                         <Route path=path!("/tracing") ssr=SsrMode::InOrder view=TracingPage />

@@ -196,6 +196,56 @@ async fn deploy_sample_application_then_watch_it_become_running() {
     page_names.sort();
     assert_eq!(page_names, api_names);
 
+    // The detail: pods down to node and IP, events, and the objects that route it.
+    let (status, detail) = call(
+        &env.state,
+        get("/api/get_application?project=demo-project&app=bookinfo"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let pods = detail["pods"].as_array().unwrap();
+    assert_eq!(pods.len(), 4, "{detail}");
+    for pod in pods {
+        assert!(pod["node"].as_str().is_some_and(|n| !n.is_empty()), "{pod}");
+        assert!(
+            pod["ip"].as_str().is_some_and(|ip| ip.contains('.')),
+            "{pod}"
+        );
+        assert_eq!(pod["phase"], "Running", "{pod}");
+        assert!(pod["workload"].as_str().is_some(), "{pod}");
+    }
+    assert!(!detail["events"].as_array().unwrap().is_empty(), "{detail}");
+    let routing: Vec<String> = detail["routing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}",
+                o["kind"].as_str().unwrap(),
+                o["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        routing,
+        ["VirtualService bookinfo", "Gateway bookinfo-gateway"],
+        "{detail}"
+    );
+    assert!(
+        detail["routing"][0]["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("exact: /productpage")
+    );
+
+    let (status, err) = call(
+        &env.state,
+        get("/api/get_application?project=demo-project&app=nope"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+
     // Deploying again is refused with a clear message, and nothing changes.
     let before = object_count(&env.client, "demo-project").await;
     let (status, err) = call(

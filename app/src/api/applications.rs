@@ -4,13 +4,19 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::domain::applications::{ApplicationsView, ObjectRef, SamplePreview};
+use crate::domain::applications::{ApplicationDetail, ApplicationsView, ObjectRef, SamplePreview};
 use crate::error::AppError;
 
 /// The applications of a project, with workload status and routes.
 #[server(input = GetUrl, endpoint = "list_applications")]
 pub async fn list_applications(project: String) -> Result<ApplicationsView, AppError> {
     super::reply(ssr::list_applications(project).await)
+}
+
+/// One application: components, workloads, pods, events and routing objects.
+#[server(input = GetUrl, endpoint = "get_application")]
+pub async fn get_application(project: String, app: String) -> Result<ApplicationDetail, AppError> {
+    super::reply(ssr::get_application(project, app).await)
 }
 
 /// What Deploy Sample Application would create, and what already exists.
@@ -33,7 +39,9 @@ pub async fn set_sidecar_injection(project: String, enabled: bool) -> Result<(),
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::domain::applications::{ApplicationsView, ObjectRef, SamplePreview};
+    use crate::domain::applications::{
+        ApplicationDetail, ApplicationsView, ObjectRef, SamplePreview,
+    };
     use crate::domain::names::check_dns_label;
     use crate::domain::sample_app;
     use crate::error::AppError;
@@ -47,6 +55,32 @@ mod ssr {
         check_project(&project)?;
         let inventory = use_ports()?.cluster.project_inventory(&project).await?;
         Ok(ApplicationsView::from_inventory(inventory))
+    }
+
+    pub async fn get_application(
+        project: String,
+        app: String,
+    ) -> Result<ApplicationDetail, AppError> {
+        check_project(&project)?;
+        let ports = use_ports()?;
+        let inventory = ports.cluster.project_inventory(&project).await?;
+        let view = ApplicationsView::from_inventory(inventory)
+            .applications
+            .into_iter()
+            .find(|a| a.app.name == app)
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "There is no application \"{app}\" in project \"{project}\"."
+                ))
+            })?;
+        let (pods, events, routing) = ports.cluster.application_extras(&project, &view).await?;
+        Ok(ApplicationDetail {
+            project,
+            view,
+            pods,
+            events,
+            routing,
+        })
     }
 
     fn plan(

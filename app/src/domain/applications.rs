@@ -202,6 +202,58 @@ impl ApplicationsView {
     }
 }
 
+/// A pod as the application detail shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodInfo {
+    pub name: String,
+    /// The workload (Deployment) the pod belongs to, when it is one of the app's.
+    pub workload: Option<String>,
+    pub node: Option<String>,
+    pub ip: Option<String>,
+    pub phase: String,
+    /// e.g. `2/2` (containers ready / containers).
+    pub ready: String,
+    pub restarts: i32,
+    pub sidecar: bool,
+    pub failure: Option<String>,
+    pub age_seconds: Option<i64>,
+}
+
+/// A Kubernetes event about one of the application's objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInfo {
+    /// `Normal` or `Warning`.
+    pub kind: String,
+    pub reason: String,
+    /// e.g. `Pod/reviews-v1-6f8d-x2k4p`.
+    pub object: String,
+    pub message: String,
+    pub count: i32,
+    pub age_seconds: Option<i64>,
+}
+
+/// An Istio (or Gateway API) object that routes the application, as YAML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingObject {
+    pub kind: String,
+    pub name: String,
+    pub yaml: String,
+}
+
+/// Everything the application detail page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationDetail {
+    pub project: String,
+    pub view: ApplicationView,
+    pub pods: Vec<PodInfo>,
+    /// Newest first, bounded.
+    pub events: Vec<EventInfo>,
+    pub routing: Vec<RoutingObject>,
+}
+
+/// How many events the detail page shows.
+pub const MAX_EVENTS: usize = 50;
+
 /// What "Deploy Sample Application" will do, shown before it does it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamplePreview {

@@ -14,11 +14,10 @@ use crate::components::deploy_sample_dialog::{
 use crate::components::error_panel::error_panel;
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
 use crate::components::status_badge::StatusBadge;
+use crate::components::workload_table::WorkloadTable;
 use crate::components::{use_project, use_query_pairs};
-use crate::domain::applications::{
-    ApplicationView, ApplicationsView, Component, WorkloadInfo, format_age,
-};
-use crate::domain::links::with_param;
+use crate::domain::applications::{ApplicationView, ApplicationsView};
+use crate::domain::links::{href_with_project, with_param};
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
@@ -144,7 +143,7 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
     } else {
         view.applications
             .into_iter()
-            .map(|a| view! { <ApplicationCard view=a /> })
+            .map(|a| view! { <ApplicationCard view=a project=project.name.clone() /> })
             .collect_view()
             .into_any()
     };
@@ -155,7 +154,7 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
 }
 
 #[component]
-fn ApplicationCard(view: ApplicationView) -> impl IntoView {
+fn ApplicationCard(view: ApplicationView, project: String) -> impl IntoView {
     let ApplicationView { app, routes } = view;
     let status = app.status();
     let (running, all) = app.running_count();
@@ -164,7 +163,11 @@ fn ApplicationCard(view: ApplicationView) -> impl IntoView {
     view! {
         <article class="app-card" data-app=data_app>
             <header class="app-card-header">
-                <h2>{name}</h2>
+                <h2>
+                    <A href=href_with_project(&format!("/applications/{name}"), Some(&project))>
+                        {name.clone()}
+                    </A>
+                </h2>
                 <StatusBadge status />
                 <span class="rollout">
                     <progress value=running max=all.max(1)></progress>
@@ -198,69 +201,7 @@ fn ApplicationCard(view: ApplicationView) -> impl IntoView {
                         </ul>
                     }
                 })}
-            <table class="workloads">
-                <thead>
-                    <tr>
-                        <th>"Component"</th>
-                        <th>"Version"</th>
-                        <th>"Workload"</th>
-                        <th>"Status"</th>
-                        <th>"Ready"</th>
-                        <th>"Image"</th>
-                        <th>"Restarts"</th>
-                        <th>"Age"</th>
-                    </tr>
-                </thead>
-                <tbody>{app.components.into_iter().map(component_rows).collect_view()}</tbody>
-            </table>
+            <WorkloadTable components=app.components />
         </article>
-    }
-}
-
-fn component_rows(c: Component) -> impl IntoView {
-    let service = c.service.name.clone();
-    if c.workloads.is_empty() {
-        return view! {
-            <tr>
-                <td>{service}</td>
-                <td colspan="7" class="muted">"no workload behind this Service"</td>
-            </tr>
-        }
-        .into_any();
-    }
-    c.workloads
-        .into_iter()
-        .map(|w| workload_row(&service, w))
-        .collect_view()
-        .into_any()
-}
-
-fn workload_row(service: &str, w: WorkloadInfo) -> impl IntoView + use<> {
-    let status = w.status();
-    let sidecar_warning = w.missing_sidecar().then(|| {
-        view! {
-            <div class="warning" title="Enable sidecar injection for the project, then restart the workload: pods get the sidecar when they are recreated.">
-                "no sidecar: no traffic metrics or tracing"
-            </div>
-        }
-    });
-    let failure = w
-        .failure
-        .clone()
-        .map(|f| view! { <div class="failure">{f}</div> });
-    view! {
-        <tr data-workload=w.name.clone() data-status=status.label()>
-            <td>{service.to_string()}</td>
-            <td>{w.version().unwrap_or("-").to_string()}</td>
-            <td>{w.name.clone()} {sidecar_warning}</td>
-            <td>
-                <StatusBadge status />
-                {failure}
-            </td>
-            <td>{format!("{}/{}", w.ready, w.desired)}</td>
-            <td class="image">{w.images.join(", ")}</td>
-            <td>{w.restarts}</td>
-            <td>{w.age_seconds.map(format_age).unwrap_or_default()}</td>
-        </tr>
     }
 }

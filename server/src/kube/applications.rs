@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use ::kube::Client;
 use ::kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use serde_json::Value;
 use sluice_app::domain::applications::{
-    AppRoute, IngressEndpoint, ProjectInventory, ServiceInfo, WorkloadInfo, application_of,
-    selects, visit_url,
+    AppRoute, ApplicationView, EventInfo, IngressEndpoint, MAX_EVENTS, PodInfo, ProjectInventory,
+    RoutingObject, ServiceInfo, WorkloadInfo, application_of, selects, visit_url,
 };
 
 use super::cluster::project_of;
@@ -57,11 +58,25 @@ async fn list_virtual_services(
     client: &Client,
     project: &str,
 ) -> Result<Vec<Value>, ::kube::Error> {
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+    list_dynamic(
+        client,
+        project,
         "networking.istio.io",
         "v1",
         "VirtualService",
-    ));
+    )
+    .await
+}
+
+/// Objects of a CRD kind in a project; empty when the CRD is not installed.
+async fn list_dynamic(
+    client: &Client,
+    project: &str,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Result<Vec<Value>, ::kube::Error> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), project, &ar);
     match api.list(&ListParams::default()).await {
         Ok(list) => Ok(list
@@ -72,6 +87,233 @@ async fn list_virtual_services(
         Err(::kube::Error::Api(s)) if s.code == 404 => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// Pods, recent events and routing objects of an application.
+pub async fn extras(
+    client: &Client,
+    project: &str,
+    view: &ApplicationView,
+) -> Result<(Vec<PodInfo>, Vec<EventInfo>, Vec<RoutingObject>), ::kube::Error> {
+    let lp = ListParams::default();
+    let (pods_api, events_api) = (
+        Api::<Pod>::namespaced(client.clone(), project),
+        Api::<Event>::namespaced(client.clone(), project),
+    );
+    let (pods, events) = futures::try_join!(pods_api.list(&lp), events_api.list(&lp))?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let pods: Vec<PodInfo> = pods
+        .items
+        .iter()
+        .filter(|p| {
+            let labels = p.metadata.labels.clone().unwrap_or_default();
+            view.app
+                .components
+                .iter()
+                .any(|c| selects(&c.service.selector, &labels))
+        })
+        .map(|p| pod_info(p, view, now))
+        .collect();
+    let events = app_events(&events.items, view, &pods, now);
+    let mut routing = Vec::new();
+    for (group, version, kind) in [
+        ("networking.istio.io", "v1", "VirtualService"),
+        ("networking.istio.io", "v1", "DestinationRule"),
+        ("networking.istio.io", "v1", "Gateway"),
+        ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+    ] {
+        for obj in list_dynamic(client, project, group, version, kind).await? {
+            routing.push((kind, obj));
+        }
+    }
+    Ok((pods, events, routing_objects(&routing, view)))
+}
+
+pub fn pod_info(pod: &Pod, view: &ApplicationView, now: k8s_openapi::jiff::Timestamp) -> PodInfo {
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let workload = view
+        .app
+        .workloads()
+        .find(|w| {
+            !w.pod_labels.is_empty() && w.pod_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        })
+        .map(|w| w.name.clone());
+    let status = pod.status.clone().unwrap_or_default();
+    let statuses = status.container_statuses.clone().unwrap_or_default();
+    let containers = pod.spec.as_ref().map(|s| s.containers.len()).unwrap_or(0);
+    PodInfo {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        workload,
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        ip: status.pod_ip.clone(),
+        phase: status.phase.clone().unwrap_or_else(|| "Pending".into()),
+        ready: format!(
+            "{}/{}",
+            statuses.iter().filter(|c| c.ready).count(),
+            containers
+        ),
+        restarts: restarts(pod),
+        sidecar: has_sidecar(pod),
+        failure: pod_failure(pod),
+        age_seconds: pod
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| now.as_second() - t.0.as_second()),
+    }
+}
+
+/// Events about the application's Services, workloads, their ReplicaSets and pods,
+/// newest first.
+pub fn app_events(
+    events: &[Event],
+    view: &ApplicationView,
+    pods: &[PodInfo],
+    now: k8s_openapi::jiff::Timestamp,
+) -> Vec<EventInfo> {
+    let services: Vec<&str> = view
+        .app
+        .components
+        .iter()
+        .map(|c| c.service.name.as_str())
+        .collect();
+    let workloads: Vec<&str> = view.app.workloads().map(|w| w.name.as_str()).collect();
+    let ours = |kind: &str, name: &str| match kind {
+        "Service" => services.contains(&name),
+        "Deployment" => workloads.contains(&name),
+        // ReplicaSets are named <deployment>-<hash>.
+        "ReplicaSet" => workloads.iter().any(|w| {
+            name.strip_prefix(w)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| !hash.contains('-'))
+        }),
+        "Pod" => pods.iter().any(|p| p.name == name),
+        _ => false,
+    };
+    let when = |e: &Event| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or_else(|| e.event_time.as_ref().map(|t| t.0))
+            .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+    };
+    let mut matching: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            ours(
+                e.involved_object.kind.as_deref().unwrap_or_default(),
+                e.involved_object.name.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    matching.sort_by_key(|e| std::cmp::Reverse(when(e)));
+    matching
+        .into_iter()
+        .take(MAX_EVENTS)
+        .map(|e| EventInfo {
+            kind: e.type_.clone().unwrap_or_else(|| "Normal".into()),
+            reason: e.reason.clone().unwrap_or_default(),
+            object: format!(
+                "{}/{}",
+                e.involved_object.kind.as_deref().unwrap_or_default(),
+                e.involved_object.name.as_deref().unwrap_or_default()
+            ),
+            message: e.message.clone().unwrap_or_default(),
+            count: e.count.unwrap_or(1),
+            age_seconds: when(e).map(|t| now.as_second() - t.as_second()),
+        })
+        .collect()
+}
+
+/// The routing objects that mention one of the application's Services (hosts,
+/// destinations, backendRefs), plus the Gateways those VirtualServices bind to; as YAML
+/// without server-managed noise.
+pub fn routing_objects(objects: &[(&str, Value)], view: &ApplicationView) -> Vec<RoutingObject> {
+    let services: Vec<&str> = view
+        .app
+        .components
+        .iter()
+        .map(|c| c.service.name.as_str())
+        .collect();
+    let names_service = |host: &str| {
+        let short = host.split('.').next().unwrap_or(host);
+        services.contains(&short)
+    };
+    let mentions = |v: &Value| -> bool {
+        let mut found = false;
+        walk_strings(v, &mut |key, s| {
+            if matches!(key, "host" | "hosts" | "name") && names_service(s) {
+                found = true;
+            }
+        });
+        found
+    };
+    let mut picked: Vec<(&str, &Value)> = Vec::new();
+    for (kind, obj) in objects {
+        let spec = &obj["spec"];
+        let relevant = match *kind {
+            "VirtualService" | "DestinationRule" => mentions(spec),
+            "HTTPRoute" => mentions(&spec["rules"]) || mentions(&spec["parentRefs"]),
+            _ => false,
+        };
+        if relevant {
+            picked.push((kind, obj));
+        }
+    }
+    let gateways: Vec<String> = picked
+        .iter()
+        .filter(|(k, _)| *k == "VirtualService")
+        .flat_map(|(_, o)| {
+            o["spec"]["gateways"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|g| {
+            g.as_str()
+                .map(|g| g.rsplit('/').next().unwrap_or(g).to_string())
+        })
+        .collect();
+    for (kind, obj) in objects {
+        if *kind == "Gateway"
+            && obj["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| gateways.iter().any(|g| g == n))
+        {
+            picked.push((kind, obj));
+        }
+    }
+    picked
+        .into_iter()
+        .map(|(kind, obj)| {
+            let mut clean = obj.clone();
+            if let Some(meta) = clean["metadata"].as_object_mut() {
+                meta.remove("managedFields");
+            }
+            RoutingObject {
+                kind: kind.to_string(),
+                name: obj["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                yaml: serde_yaml::to_string(&clean).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Calls `f(key, value)` for every string in `v`, with the nearest object key (array
+/// elements inherit their array's key).
+fn walk_strings(v: &Value, f: &mut impl FnMut(&str, &str)) {
+    fn go(v: &Value, key: &str, f: &mut impl FnMut(&str, &str)) {
+        match v {
+            Value::String(s) => f(key, s),
+            Value::Array(items) => items.iter().for_each(|i| go(i, key, f)),
+            Value::Object(map) => map.iter().for_each(|(k, v)| go(v, k, f)),
+            _ => {}
+        }
+    }
+    go(v, "", f)
 }
 
 /// Routes from VirtualServices bound to an ingress gateway: one per host.

@@ -7,7 +7,10 @@ use ::kube::api::{Api, ListParams};
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Namespace;
 use serde_json::Value;
-use sluice_app::domain::applications::{IngressEndpoint, ObjectRef, ProjectInventory};
+use sluice_app::domain::applications::{
+    ApplicationView, EventInfo, IngressEndpoint, ObjectRef, PodInfo, ProjectInventory,
+    RoutingObject,
+};
 use sluice_app::domain::cluster::{ClusterProblem, ClusterStatus, ClusterTarget, ProblemKind};
 use sluice_app::domain::projects::Project;
 use sluice_app::error::AppError;
@@ -172,6 +175,17 @@ impl ClusterPort for KubeCluster {
                 )),
                 e => self.api_error("reading the project's applications", e),
             })
+    }
+
+    async fn application_extras(
+        &self,
+        project: &str,
+        app: &ApplicationView,
+    ) -> Result<(Vec<PodInfo>, Vec<EventInfo>, Vec<RoutingObject>), AppError> {
+        let client = self.client()?;
+        super::applications::extras(&client, project, app)
+            .await
+            .map_err(|e| self.api_error("reading the application's pods and events", e))
     }
 
     async fn existing_objects(&self, objects: &[Value]) -> Result<Vec<ObjectRef>, AppError> {
