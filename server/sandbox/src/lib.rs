@@ -1,0 +1,288 @@
+//! An embedded Kubernetes API server for trying Sluice without a cluster.
+//!
+//! `sluice` without a cluster (or with `--sandbox`) starts a [`Sandbox`] in its own process:
+//! an HTTP server on loopback that speaks the subset of the Kubernetes REST API the console
+//! and `kubectl` use, backed by a durable object store, with simulated controllers that turn
+//! Deployments into ReplicaSets and Pods that become Ready (or fail to pull their image).
+//! The console connects to it through the kubeconfig the sandbox writes, with the same
+//! kube-rs code it uses against a real cluster: there is no in-process shortcut, so what
+//! works against the sandbox works against a cluster. See `README.md` in this crate for the
+//! API subset, the unpullable-image rule, the durability design and the limits.
+//!
+//! Module map: [`store`] (objects, resourceVersions, watch history, write-ahead log),
+//! [`resources`] (served kinds), [`api`] (the REST layer), [`controllers`] (Deployment,
+//! ReplicaSet, kubelet, endpoints, namespace and garbage-collection simulations),
+//! [`kubeconfig`], the CRD support ([`crds`], [`schema`]), and the traffic simulation
+//! ([`mesh`]).
+
+pub mod api;
+pub mod controllers;
+pub mod crds;
+pub mod error;
+pub mod kubeconfig;
+pub mod mesh;
+pub mod object;
+pub mod resources;
+pub mod schema;
+pub mod store;
+pub mod validation;
+
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tokio::{sync::watch, task::JoinHandle};
+
+pub use error::SandboxError;
+use resources::{Registry, keys};
+use store::{Store, ops::Subresource};
+
+/// The namespaces a fresh sandbox starts with.
+pub const INITIAL_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "istio-system", "demo-project"];
+
+/// How to run the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where the API listens; must be a loopback address. Port 0 picks a free port.
+    pub api_addr: SocketAddr,
+    /// The state lives in `<data_dir>/sandbox/`.
+    pub data_dir: PathBuf,
+    /// Where to write the kubeconfig; default `<data_dir>/sandbox/kubeconfig`.
+    pub kubeconfig_path: Option<PathBuf>,
+    /// How long a pod takes from scheduled to Ready (and a bad image from Pending to
+    /// ErrImagePull).
+    pub pod_ready_delay: Duration,
+}
+
+impl SandboxConfig {
+    /// Defaults: a free port on 127.0.0.1, the kubeconfig next to the state, pods Ready after
+    /// two seconds.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        SandboxConfig {
+            api_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            data_dir: data_dir.into(),
+            kubeconfig_path: None,
+            pod_ready_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A running sandbox. Dropping it stops the server and controllers without waiting; call
+/// [`Sandbox::shutdown`] to wait for them.
+pub struct Sandbox {
+    url: String,
+    addr: SocketAddr,
+    kubeconfig: PathBuf,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    store: Arc<Store>,
+}
+
+impl Sandbox {
+    /// Opens (or creates) the state, binds the API, writes the kubeconfig and starts the
+    /// controllers.
+    pub async fn start(cfg: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        if !cfg.api_addr.ip().is_loopback() {
+            return Err(SandboxError::NotLoopback(cfg.api_addr));
+        }
+        let state_dir = cfg.data_dir.join("sandbox");
+        let store = {
+            let dir = state_dir.clone();
+            tokio::task::spawn_blocking(move || Store::open(&dir))
+                .await
+                .map_err(|e| {
+                    SandboxError::io("sandbox start-up failed", std::io::Error::other(e))
+                })??
+        };
+        let store = Arc::new(store);
+        let registry = Arc::new(Registry::new());
+        {
+            let (store, registry) = (Arc::clone(&store), Arc::clone(&registry));
+            store
+                .clone()
+                .blocking(move |_| bootstrap(&store, &registry))
+                .await?;
+        }
+
+        let listener = tokio::net::TcpListener::bind(cfg.api_addr)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: cfg.api_addr,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| SandboxError::io("cannot read the listening address", e))?;
+        let url = format!("http://{addr}");
+        let kubeconfig = cfg
+            .kubeconfig_path
+            .clone()
+            .unwrap_or_else(|| state_dir.join("kubeconfig"));
+        kubeconfig::write(&kubeconfig, &url)?;
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let ctx = Arc::new(api::ApiContext {
+            store: Arc::clone(&store),
+            registry: Arc::clone(&registry),
+            shutdown: shutdown_rx.clone(),
+            server_address: addr.to_string(),
+        });
+        let app = api::router(ctx);
+        let mut server_shutdown = shutdown_rx.clone();
+        let server = tokio::spawn(async move {
+            let stop = async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            };
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!("sandbox API server failed: {err}");
+            }
+        });
+        let controllers = tokio::spawn(controllers::run(
+            Arc::clone(&store),
+            Arc::clone(&registry),
+            controllers::Settings {
+                pod_ready_delay: cfg.pod_ready_delay,
+            },
+            shutdown_rx,
+        ));
+        tracing::info!(
+            "sandbox Kubernetes API at {url}; kubeconfig {}",
+            kubeconfig.display()
+        );
+        Ok(Sandbox {
+            url,
+            addr,
+            kubeconfig,
+            shutdown,
+            tasks: vec![server, controllers],
+            store,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn api_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The address the API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The kubeconfig written at start.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Stops the API (open watches end) and the controllers, and waits for them. Every
+    /// acknowledged write is already on disk; nothing else needs flushing.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        for mut task in std::mem::take(&mut self.tasks) {
+            // Bounded: a client holding a connection open must not stall shutdown.
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        // Watches and in-flight store calls end on their own once they see the shutdown;
+        // wait (bounded) until nothing else holds the store, so that when this returns the
+        // log is closed and the directory lock released (a restart can open it at once).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&self.store) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Seeds a fresh store and (on every start) installs the nodes and built-in CRDs.
+fn bootstrap(store: &Store, registry: &Registry) -> Result<(), SandboxError> {
+    use api::admission::{self, Request};
+    let ns_def = registry.builtin(keys::NAMESPACES);
+    if store.is_fresh() {
+        for name in INITIAL_NAMESPACES {
+            let mut obj = json!({"apiVersion": "v1", "kind": "Namespace",
+                                 "metadata": {"name": name}});
+            admission::admit(
+                Request {
+                    def: &ns_def,
+                    version: "v1",
+                    field_validation: api::query::FieldValidation::Strict,
+                    old: None,
+                    subresource: Subresource::Main,
+                },
+                &mut obj,
+            )?;
+            store.create(&ns_def, obj, false)?;
+        }
+    }
+    let node_def = registry.builtin(keys::NODES);
+    for node in controllers::kubelet::node_objects() {
+        if store.get(keys::NODES, "", object::name(&node)).is_none() {
+            store.create(&node_def, node, false)?;
+        }
+    }
+    let crd_def = registry.builtin(keys::CRDS);
+    for crd in crds::builtin_crds()
+        .into_iter()
+        .chain(resources::extra_crds())
+    {
+        install_crd(store, &crd_def, crd)?;
+    }
+    let (crds, _) = store.list(keys::CRDS, None);
+    registry.set_crds(&crds);
+    Ok(())
+}
+
+/// Creates a built-in CRD, or brings an existing one's spec up to date (a newer sandbox may
+/// ship newer Istio schemas).
+fn install_crd(
+    store: &Store,
+    crd_def: &resources::ResourceDef,
+    crd: Value,
+) -> Result<(), SandboxError> {
+    use api::admission::{self, Request};
+    let name = object::name(&crd).to_string();
+    fn request<'a>(def: &'a resources::ResourceDef, old: Option<&'a Value>) -> Request<'a> {
+        Request {
+            def,
+            version: "v1",
+            field_validation: api::query::FieldValidation::Ignore,
+            old,
+            subresource: Subresource::Main,
+        }
+    }
+    match store.get(keys::CRDS, "", &name) {
+        None => {
+            let mut obj = crd;
+            admission::admit(request(crd_def, None), &mut obj)?;
+            store.create(crd_def, obj, false)?;
+        }
+        Some(existing) if existing.get("spec") != crd.get("spec") => {
+            store.update_with(crd_def, "", &name, Subresource::Main, false, |current| {
+                let mut obj = current.clone();
+                obj["spec"] = crd["spec"].clone();
+                admission::admit(request(crd_def, Some(current)), &mut obj)?;
+                Ok(obj)
+            })?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
