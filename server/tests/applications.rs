@@ -213,6 +213,9 @@ async fn deploy_sample_application_then_watch_it_become_running() {
         );
         assert_eq!(pod["phase"], "Running", "{pod}");
         assert!(pod["workload"].as_str().is_some(), "{pod}");
+        // Injection was on before the pods were created, so each has its sidecar.
+        assert_eq!(pod["sidecar"], true, "{pod}");
+        assert_eq!(pod["ready"], "2/2", "{pod}");
     }
     assert!(!detail["events"].as_array().unwrap().is_empty(), "{detail}");
     let routing: Vec<String> = detail["routing"]

@@ -19,6 +19,7 @@ pub mod api;
 pub mod controllers;
 pub mod crds;
 pub mod error;
+pub mod injection;
 pub mod kubeconfig;
 pub mod mesh;
 pub mod object;

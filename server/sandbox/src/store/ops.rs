@@ -103,7 +103,12 @@ impl Store {
                     });
                     return Err(status.into());
                 }
-                Some(_) => {}
+                Some(n) => {
+                    // Istio's mutating webhook, at the point where the namespace is known.
+                    if def.storage_key == keys::PODS {
+                        crate::injection::inject_sidecar(&mut obj, &n);
+                    }
+                }
             }
         } else {
             object::meta_mut(&mut obj).remove("namespace");
