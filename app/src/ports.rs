@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use leptos::prelude::use_context;
 
 use crate::domain::applications::{ApplicationView, ObjectRef, PodInfo, EventInfo, ProjectInventory, RoutingObject};
-use crate::domain::backends::BackendStatus;
+use crate::domain::backends::{BackendStatus, TrafficStatus};
 use crate::domain::cluster::ClusterStatus;
 use crate::domain::projects::Project;
 use crate::error::AppError;
@@ -56,12 +56,21 @@ pub trait TracesPort: Send + Sync + 'static {
     async fn status(&self) -> BackendStatus;
 }
 
+/// The sandbox's synthetic users. Only in sandbox mode: a real cluster's traffic comes
+/// from its real users.
+pub trait TrafficPort: Send + Sync + 'static {
+    fn status(&self) -> TrafficStatus;
+    /// Starts (or retunes) the users at `rps` requests per second, or stops them (`None`).
+    fn set(&self, rps: Option<f64>) -> Result<TrafficStatus, AppError>;
+}
+
 /// All ports, cloned cheaply into each request's context.
 #[derive(Clone)]
 pub struct Ports {
     pub cluster: Arc<dyn ClusterPort>,
     pub metrics: Arc<dyn MetricsPort>,
     pub traces: Arc<dyn TracesPort>,
+    pub traffic: Option<Arc<dyn TrafficPort>>,
 }
 
 /// The ports of the current request. Missing context is a wiring bug in the server, so it

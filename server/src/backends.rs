@@ -15,6 +15,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 /// One HTTP backend with the path that proves it is serving.
 pub struct HttpBackend {
     url: Option<Url>,
+    /// Why there is no URL when Sluice meant to provide the backend itself.
+    missing: Option<String>,
     probe_path: &'static str,
     flag: &'static str,
     env: &'static str,
@@ -26,6 +28,7 @@ impl HttpBackend {
     pub fn prometheus(url: Option<Url>, http: reqwest::Client) -> Self {
         HttpBackend {
             url,
+            missing: None,
             probe_path: "-/ready",
             flag: "--prometheus-url",
             env: "SLUICE_PROMETHEUS_URL",
@@ -37,6 +40,7 @@ impl HttpBackend {
     pub fn jaeger(url: Option<Url>, http: reqwest::Client) -> Self {
         HttpBackend {
             url,
+            missing: None,
             probe_path: "api/services",
             flag: "--jaeger-url",
             env: "SLUICE_JAEGER_URL",
@@ -44,7 +48,18 @@ impl HttpBackend {
         }
     }
 
+    /// Records why Sluice could not provide this backend itself (e.g. no Prometheus binary).
+    pub fn missing(mut self, reason: String) -> Self {
+        self.missing = Some(reason);
+        self
+    }
+
     async fn check(&self) -> BackendStatus {
+        if let (None, Some(reason)) = (&self.url, &self.missing) {
+            return BackendStatus::Missing {
+                reason: reason.clone(),
+            };
+        }
         let Some(base) = &self.url else {
             return BackendStatus::NotConfigured {
                 flag: self.flag.into(),

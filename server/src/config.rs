@@ -74,6 +74,53 @@ pub struct Config {
     /// Default: DATA_DIR/sandbox/kubeconfig.
     #[arg(long, env = "SLUICE_SANDBOX_KUBECONFIG", value_name = "PATH")]
     pub sandbox_kubeconfig: Option<PathBuf>,
+
+    /// The sandbox mesh's ingress gateway, where "Click to visit" opens Bookinfo's
+    /// product page (loopback only; port 0 picks a free one).
+    #[arg(
+        long,
+        env = "SLUICE_SANDBOX_INGRESS_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:18080"
+    )]
+    pub sandbox_ingress_addr: SocketAddr,
+
+    /// Where the sandbox mesh serves Istio's metrics for Prometheus (loopback only).
+    #[arg(
+        long,
+        env = "SLUICE_SANDBOX_METRICS_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0"
+    )]
+    pub sandbox_metrics_addr: SocketAddr,
+
+    /// Where the sandbox mesh serves the Jaeger query API (loopback only).
+    #[arg(
+        long,
+        env = "SLUICE_SANDBOX_JAEGER_ADDR",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:0"
+    )]
+    pub sandbox_jaeger_addr: SocketAddr,
+
+    /// Synthetic users sending requests through the sandbox ingress, per second (like the
+    /// tutorial's `watch curl`); 0 turns them off. They can also be switched in the console.
+    #[arg(
+        long,
+        env = "SLUICE_SANDBOX_LOAD_RPS",
+        value_name = "RPS",
+        default_value_t = 2.0
+    )]
+    pub sandbox_load_rps: f64,
+
+    /// The Prometheus binary started in sandbox mode when no --prometheus-url is given.
+    #[arg(
+        long,
+        env = "SLUICE_PROMETHEUS_BIN",
+        value_name = "PATH",
+        default_value = "prometheus"
+    )]
+    pub prometheus_bin: String,
 }
 
 impl Config {
@@ -81,6 +128,15 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         check_loopback("--addr", self.addr)?;
         check_loopback("--sandbox-api-addr", self.sandbox_api_addr)?;
+        check_loopback("--sandbox-ingress-addr", self.sandbox_ingress_addr)?;
+        check_loopback("--sandbox-metrics-addr", self.sandbox_metrics_addr)?;
+        check_loopback("--sandbox-jaeger-addr", self.sandbox_jaeger_addr)?;
+        if !(0.0..=200.0).contains(&self.sandbox_load_rps) {
+            return Err(format!(
+                "--sandbox-load-rps {} is out of range: use 0 (off) up to 200 requests per second.",
+                self.sandbox_load_rps
+            ));
+        }
         Ok(())
     }
 
@@ -141,6 +197,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("--prometheus-url"), "{err}");
+    }
+
+    #[test]
+    fn refuses_out_of_range_load() {
+        let err = parse(&["--sandbox-load-rps", "1000"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("0 (off) up to 200"), "{err}");
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! Builds what the server needs from the configuration: the Leptos options, the ports, and
-//! the sandbox when the console runs on one.
+//! in sandbox mode the sandbox itself and the Prometheus that scrapes it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
-use sluice_app::ports::Ports;
+use reqwest::Url;
+use sluice_app::ports::{Ports, TrafficPort};
 use sluice_sandbox::Sandbox;
 
+use crate::backends::prometheus_process::PrometheusProcess;
 use crate::backends::{HttpBackend, Jaeger, Prometheus};
 use crate::config::Config;
 use crate::kube::cluster::KubeCluster;
 use crate::kube::connect::{Environment, connect};
+use crate::sandbox::SandboxTraffic;
 
 /// The router's state.
 #[derive(Clone)]
@@ -25,11 +29,11 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// Everything `main` starts with.
+/// Everything `main` starts with; the processes are stopped after serving ends.
 pub struct Context {
     pub state: AppState,
-    /// Kept alive for as long as the console serves; shut down after it.
     pub sandbox: Option<Sandbox>,
+    pub prometheus: Option<PrometheusProcess>,
 }
 
 pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
@@ -37,13 +41,37 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
     let http = reqwest::Client::builder()
         .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
         .build()?;
+    let mut prometheus = HttpBackend::prometheus(cfg.prometheus_url.clone(), http.clone());
+    let mut prometheus_process = None;
+    let mut jaeger_url = cfg.jaeger_url.clone();
+    let mut traffic: Option<Arc<dyn TrafficPort>> = None;
+
+    if let Some(sandbox) = &connection.sandbox {
+        if cfg.prometheus_url.is_none() {
+            match start_prometheus(cfg, sandbox, &http).await {
+                Ok(p) => {
+                    prometheus = HttpBackend::prometheus(Some(Url::parse(p.url())?), http.clone());
+                    prometheus_process = Some(p);
+                }
+                Err(e) => {
+                    tracing::warn!("metrics are unavailable: {e}");
+                    prometheus = HttpBackend::prometheus(None, http.clone()).missing(e.to_string());
+                }
+            }
+        }
+        if jaeger_url.is_none() {
+            jaeger_url = Some(Url::parse(&format!("http://{}", sandbox.jaeger_addr()))?);
+        }
+        traffic = Some(Arc::new(SandboxTraffic {
+            mesh: sandbox.mesh().clone(),
+        }));
+    }
+
     let ports = ports(
         connection.cluster,
-        Prometheus(HttpBackend::prometheus(
-            cfg.prometheus_url.clone(),
-            http.clone(),
-        )),
-        Jaeger(HttpBackend::jaeger(cfg.jaeger_url.clone(), http)),
+        Prometheus(prometheus),
+        Jaeger(HttpBackend::jaeger(jaeger_url, http)),
+        traffic,
     );
     Ok(Context {
         state: AppState {
@@ -51,14 +79,39 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
             ports,
         },
         sandbox: connection.sandbox,
+        prometheus: prometheus_process,
     })
 }
 
-pub fn ports(cluster: KubeCluster, metrics: Prometheus, traces: Jaeger) -> Ports {
+async fn start_prometheus(
+    cfg: &Config,
+    sandbox: &Sandbox,
+    http: &reqwest::Client,
+) -> anyhow::Result<PrometheusProcess> {
+    // A free loopback port for Prometheus' own API.
+    let listen: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let dir = cfg.data_dir().join("prometheus");
+    Ok(PrometheusProcess::start(
+        &cfg.prometheus_bin,
+        &dir,
+        listen,
+        &[sandbox.metrics_addr()],
+        http,
+    )
+    .await?)
+}
+
+pub fn ports(
+    cluster: KubeCluster,
+    metrics: Prometheus,
+    traces: Jaeger,
+    traffic: Option<Arc<dyn TrafficPort>>,
+) -> Ports {
     Ports {
         cluster: Arc::new(cluster),
         metrics: Arc::new(metrics),
         traces: Arc::new(traces),
+        traffic,
     }
 }
 

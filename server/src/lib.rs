@@ -7,3 +7,4 @@ pub mod config;
 pub mod context;
 pub mod kube;
 pub mod router;
+pub mod sandbox;

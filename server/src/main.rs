@@ -38,6 +38,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     axum::serve(listener, router::router(ctx.state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Some(prometheus) = ctx.prometheus {
+        prometheus.stop().await;
+    }
     if let Some(sandbox) = ctx.sandbox {
         sandbox.shutdown().await;
     }

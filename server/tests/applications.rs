@@ -41,6 +41,7 @@ async fn env() -> Env {
             cluster,
             Prometheus(HttpBackend::prometheus(None, http.clone())),
             Jaeger(HttpBackend::jaeger(None, http)),
+            None,
         ),
     };
     let kc = kube::config::Kubeconfig::read_from(sandbox.kubeconfig_path()).unwrap();

@@ -22,6 +22,7 @@ fn state(cluster: KubeCluster, site_root: &std::path::Path) -> AppState {
             cluster,
             Prometheus(HttpBackend::prometheus(None, http.clone())),
             Jaeger(HttpBackend::jaeger(None, http)),
+            None,
         ),
     }
 }
@@ -111,14 +112,10 @@ async fn unknown_pages_are_a_real_404() {
 #[tokio::test]
 async fn the_sandbox_namespaces_reach_the_page_through_kube_rs() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = sluice_sandbox::Sandbox::start(sluice_sandbox::SandboxConfig {
-        api_addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        kubeconfig_path: None,
-        pod_ready_delay: std::time::Duration::from_millis(100),
-    })
-    .await
-    .expect("sandbox starts");
+    let sandbox =
+        sluice_sandbox::Sandbox::start(sluice_sandbox::SandboxConfig::new(dir.path().join("data")))
+            .await
+            .expect("sandbox starts");
     let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await;
     let state = state(cluster, dir.path());
 

@@ -144,10 +144,11 @@ mod ssr {
             ports.cluster.set_sidecar_injection(&project, true).await?;
         }
         let created = ports.cluster.create_all(values).await;
-        if created.is_err() && !injection_was_on {
-            if let Err(e) = ports.cluster.set_sidecar_injection(&project, false).await {
-                leptos::logging::error!("restoring sidecar injection of {project}: {e}");
-            }
+        if created.is_err()
+            && !injection_was_on
+            && let Err(e) = ports.cluster.set_sidecar_injection(&project, false).await
+        {
+            leptos::logging::error!("restoring sidecar injection of {project}: {e}");
         }
         created
     }

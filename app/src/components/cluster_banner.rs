@@ -118,6 +118,7 @@ fn chip(what: &'static str, status: &BackendStatus) -> impl IntoView + use<> {
         BackendStatus::Ready { .. } => what.to_string(),
         BackendStatus::NotConfigured { .. } => format!("{what}: not configured"),
         BackendStatus::Unreachable { .. } => format!("{what}: down"),
+        BackendStatus::Missing { .. } => format!("{what}: unavailable"),
     };
     view! {
         <li class="chip" class:ok=status.is_ready() title=status.summary(what)>

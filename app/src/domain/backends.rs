@@ -11,6 +11,8 @@ pub enum BackendStatus {
     NotConfigured { flag: String, env: String },
     /// A URL was given but the check failed.
     Unreachable { url: String, detail: String },
+    /// Sluice meant to run the backend itself but could not; `reason` says how to fix it.
+    Missing { reason: String },
 }
 
 impl BackendStatus {
@@ -28,8 +30,20 @@ impl BackendStatus {
             BackendStatus::Unreachable { url, detail } => {
                 format!("{what} at {url} did not answer: {detail}")
             }
+            BackendStatus::Missing { reason } => format!("{what} is unavailable: {reason}"),
         }
     }
+}
+
+/// The sandbox's synthetic users (its load generator), as the console shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficStatus {
+    pub running: bool,
+    pub rps: f64,
+    pub sent: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
 }
 
 /// Everything the shell shows about the console's backends, fetched once per page.

@@ -13,6 +13,7 @@ use crate::components::deploy_sample_dialog::{
 };
 use crate::components::error_panel::error_panel;
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
+use crate::components::sandbox_traffic::SandboxTraffic;
 use crate::components::status_badge::StatusBadge;
 use crate::components::workload_table::WorkloadTable;
 use crate::components::{use_project, use_query_pairs};
@@ -149,6 +150,7 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
     };
     view! {
         {governance}
+        <SandboxTraffic tick />
         {body}
     }
 }

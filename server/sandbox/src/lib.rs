@@ -22,6 +22,7 @@ pub mod error;
 pub mod injection;
 pub mod kubeconfig;
 pub mod mesh;
+pub mod mesh_feed;
 pub mod object;
 pub mod resources;
 pub mod schema;
@@ -58,6 +59,15 @@ pub struct SandboxConfig {
     /// How long a pod takes from scheduled to Ready (and a bad image from Pending to
     /// ErrImagePull).
     pub pod_ready_delay: Duration,
+    /// The mesh's ingress gateway (Bookinfo's product page), loopback only; port 0 = free.
+    pub ingress_addr: SocketAddr,
+    /// Istio metrics in Prometheus exposition format (`/metrics`), loopback only.
+    pub metrics_addr: SocketAddr,
+    /// The Jaeger query API v1 for the mesh's traces, loopback only.
+    pub jaeger_addr: SocketAddr,
+    pub mesh: mesh::MeshConfig,
+    /// Synthetic users from the start (the tutorial's `watch curl`); `None` = none.
+    pub load: Option<mesh::LoadConfig>,
 }
 
 impl SandboxConfig {
@@ -69,6 +79,11 @@ impl SandboxConfig {
             data_dir: data_dir.into(),
             kubeconfig_path: None,
             pod_ready_delay: Duration::from_secs(2),
+            ingress_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            metrics_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            jaeger_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            mesh: mesh::MeshConfig::default(),
+            load: None,
         }
     }
 }
@@ -82,14 +97,25 @@ pub struct Sandbox {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     store: Arc<Store>,
+    mesh: mesh::Mesh,
+    ingress_addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    jaeger_addr: SocketAddr,
 }
 
 impl Sandbox {
     /// Opens (or creates) the state, binds the API, writes the kubeconfig and starts the
     /// controllers.
     pub async fn start(cfg: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        if !cfg.api_addr.ip().is_loopback() {
-            return Err(SandboxError::NotLoopback(cfg.api_addr));
+        for addr in [
+            cfg.api_addr,
+            cfg.ingress_addr,
+            cfg.metrics_addr,
+            cfg.jaeger_addr,
+        ] {
+            if !addr.ip().is_loopback() {
+                return Err(SandboxError::NotLoopback(addr));
+            }
         }
         let state_dir = cfg.data_dir.join("sandbox");
         let store = {
@@ -154,8 +180,49 @@ impl Sandbox {
             },
             shutdown_rx,
         ));
+        let mesh = mesh::Mesh::new(cfg.mesh.clone());
+        let mut tasks = vec![server, controllers];
+        tasks.push(tokio::spawn(mesh_feed::run(
+            Arc::clone(&store),
+            mesh.clone(),
+            shutdown.subscribe(),
+        )));
+        let mut mesh_addrs = Vec::new();
+        for (what, want, router) in [
+            ("mesh ingress", cfg.ingress_addr, mesh.ingress_router()),
+            ("mesh metrics", cfg.metrics_addr, mesh.metrics_router()),
+            ("mesh Jaeger API", cfg.jaeger_addr, mesh.jaeger_router()),
+        ] {
+            let listener = tokio::net::TcpListener::bind(want)
+                .await
+                .map_err(|source| SandboxError::Bind { addr: want, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| SandboxError::io("cannot read the listening address", e))?;
+            let mut stop = shutdown.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(err) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!("sandbox {what} server failed: {err}");
+                }
+            }));
+            mesh_addrs.push(bound);
+        }
+        let (ingress_addr, metrics_addr, jaeger_addr) =
+            (mesh_addrs[0], mesh_addrs[1], mesh_addrs[2]);
+        if let Some(load) = cfg.load.clone()
+            && let Err(e) = mesh.start_load(load)
+        {
+            tracing::warn!("sandbox load generator not started: {e}");
+        }
         tracing::info!(
-            "sandbox Kubernetes API at {url}; kubeconfig {}",
+            "sandbox Kubernetes API at {url}; kubeconfig {}; ingress http://{ingress_addr}; \
+             metrics http://{metrics_addr}/metrics; Jaeger API http://{jaeger_addr}",
             kubeconfig.display()
         );
         Ok(Sandbox {
@@ -163,8 +230,12 @@ impl Sandbox {
             addr,
             kubeconfig,
             shutdown,
-            tasks: vec![server, controllers],
+            tasks,
             store,
+            mesh,
+            ingress_addr,
+            metrics_addr,
+            jaeger_addr,
         })
     }
 
@@ -181,6 +252,26 @@ impl Sandbox {
     /// The kubeconfig written at start.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// Where the mesh's ingress gateway serves (Bookinfo's product page).
+    pub fn ingress_addr(&self) -> SocketAddr {
+        self.ingress_addr
+    }
+
+    /// Where the mesh's Istio metrics are served (`/metrics`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Where the mesh's Jaeger query API is served.
+    pub fn jaeger_addr(&self) -> SocketAddr {
+        self.jaeger_addr
+    }
+
+    /// The mesh simulator, e.g. to start or stop synthetic load.
+    pub fn mesh(&self) -> &mesh::Mesh {
+        &self.mesh
     }
 
     /// Stops the API (open watches end) and the controllers, and waits for them. Every

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ::kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use ::kube::{Client, Config as KubeConfig};
 use anyhow::Context as _;
+use sluice_app::domain::applications::IngressEndpoint;
 use sluice_app::domain::cluster::{ClusterProblem, ClusterTarget, ProblemKind};
 use sluice_sandbox::{Sandbox, SandboxConfig};
 
@@ -78,14 +79,20 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
     match choose(cfg, env) {
         Choice::Sandbox => {
             let data_dir = cfg.data_dir();
-            let sandbox = Sandbox::start(SandboxConfig {
-                api_addr: cfg.sandbox_api_addr,
-                data_dir: data_dir.clone(),
-                kubeconfig_path: cfg.sandbox_kubeconfig.clone(),
-                pod_ready_delay: SANDBOX_POD_READY_DELAY,
-            })
-            .await
-            .with_context(|| {
+            let mut sandbox_cfg = SandboxConfig::new(data_dir.clone());
+            sandbox_cfg.api_addr = cfg.sandbox_api_addr;
+            sandbox_cfg.kubeconfig_path = cfg.sandbox_kubeconfig.clone();
+            sandbox_cfg.pod_ready_delay = SANDBOX_POD_READY_DELAY;
+            sandbox_cfg.ingress_addr = cfg.sandbox_ingress_addr;
+            sandbox_cfg.metrics_addr = cfg.sandbox_metrics_addr;
+            sandbox_cfg.jaeger_addr = cfg.sandbox_jaeger_addr;
+            if cfg.sandbox_load_rps > 0.0 {
+                sandbox_cfg.load = Some(sluice_sandbox::mesh::LoadConfig {
+                    rps: cfg.sandbox_load_rps,
+                    ..Default::default()
+                });
+            }
+            let sandbox = Sandbox::start(sandbox_cfg).await.with_context(|| {
                 format!(
                     "could not start the sandbox cluster (data in {})",
                     data_dir.display()
@@ -97,7 +104,13 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
                 "sandbox cluster started; use it with: kubectl --kubeconfig {}",
                 sandbox.kubeconfig_path().display()
             );
-            let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await;
+            let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true)
+                .await
+                .with_ingress(IngressEndpoint {
+                    scheme: "http".into(),
+                    address: sandbox.ingress_addr().ip().to_string(),
+                    port: sandbox.ingress_addr().port(),
+                });
             Ok(Connection {
                 cluster,
                 sandbox: Some(sandbox),
