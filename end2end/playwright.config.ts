@@ -41,6 +41,8 @@ users:
 
 const SANDBOX_PORT = 3100;
 const UNREACHABLE_PORT = 3101;
+// The sandbox mesh's ingress, where "Click to visit" opens Bookinfo.
+export const SANDBOX_INGRESS_PORT = 3180;
 
 function server(port: number, args: string) {
   return {
@@ -93,7 +95,10 @@ export default defineConfig({
     },
   ],
   webServer: [
-    server(SANDBOX_PORT, `--sandbox --data-dir ${path.join(runDir, 'sandbox')}`),
+    server(
+      SANDBOX_PORT,
+      `--sandbox --data-dir ${path.join(runDir, 'sandbox')} --sandbox-ingress-addr 127.0.0.1:${SANDBOX_INGRESS_PORT}`,
+    ),
     server(
       UNREACHABLE_PORT,
       `--kubeconfig ${unreachableKubeconfig} --data-dir ${path.join(runDir, 'unreachable')}`,

@@ -39,6 +39,38 @@ test('Deploy Sample Application, watch it become running, and kubectl agrees', a
   await expect(card.locator('.routes')).toContainText(`bookinfo.${PROJECT}.localhost`);
   await expect(page.getByTestId('sidecar-injection')).toHaveText('enabled');
 
+  // Click to visit: Bookinfo's product page through the sandbox ingress, served by
+  // reviews v1 only, so Reviewer1 and Reviewer2 without stars.
+  const [product] = await Promise.all([
+    page.context().waitForEvent('page'),
+    card.getByRole('link', { name: 'Click to visit' }).click(),
+  ]);
+  await product.waitForLoadState();
+  expect(product.url()).toBe(`http://bookinfo.${PROJECT}.localhost:3180/productpage`);
+  await expect(product.locator('h3.title')).toHaveText('The Comedy of Errors');
+  await expect(product.locator('.reviews')).toContainText('Reviewer1');
+  await expect(product.locator('.reviews')).toContainText('Reviewer2');
+  await expect(product.locator('.reviews')).toHaveAttribute('data-reviews-version', 'v1');
+  await expect(product.locator('.reviews .stars')).toHaveCount(0);
+  await product.reload();
+  await expect(product.locator('.reviews')).toHaveAttribute('data-reviews-version', 'v1');
+  await product.close();
+
+  // The detail page shows each pod with its sidecar, node and IP.
+  await card.getByRole('link', { name: 'bookinfo' }).click();
+  await expect(page).toHaveURL(new RegExp(`/applications/bookinfo\\?project=${PROJECT}$`));
+  const pods = page.locator('tr[data-pod]');
+  await expect(pods).toHaveCount(4);
+  await expect(pods.filter({ hasText: 'istio-proxy' })).toHaveCount(4);
+  await expect(page.locator('details.yaml[data-kind="VirtualService"][data-name="bookinfo"]')).toHaveCount(1);
+  const kubectlPods = JSON.parse(kubectl('get', 'pods', '-n', PROJECT, '-o', 'json'));
+  for (const p of kubectlPods.items) {
+    const row = page.locator(`tr[data-pod="${p.metadata.name}"]`);
+    await expect(row).toContainText(p.spec.nodeName);
+    await expect(row).toContainText(p.status.podIP);
+  }
+  await page.goBack();
+
   // kubectl shows what the UI says exists.
   const deployments = JSON.parse(kubectl('get', 'deployments', '-n', PROJECT, '-o', 'json'));
   const fromKubectl = deployments.items.map((d: any) => d.metadata.name).sort();
