@@ -8,7 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::use_context;
 
-use crate::domain::applications::{ApplicationView, ObjectRef, PodInfo, EventInfo, ProjectInventory, RoutingObject};
+use crate::domain::applications::{
+    ApplicationView, EventInfo, ObjectRef, PodInfo, ProjectInventory, RoutingObject,
+};
 use crate::domain::backends::{BackendStatus, TrafficStatus};
 use crate::domain::cluster::ClusterStatus;
 use crate::domain::projects::Project;

@@ -10,8 +10,9 @@ use crate::components::cluster_banner::{ClusterBanner, provide_system_status};
 use crate::components::side_nav::SideNav;
 use crate::components::top_bar::TopBar;
 use crate::pages::{
-    application_detail::ApplicationDetailPage, applications::ApplicationsPage, grayscale_release::GrayscaleReleasePage, home::HomePage,
-    not_found::NotFoundPage, tracing::TracingPage, traffic_management::TrafficManagementPage,
+    application_detail::ApplicationDetailPage, applications::ApplicationsPage,
+    grayscale_release::GrayscaleReleasePage, home::HomePage, not_found::NotFoundPage,
+    tracing::TracingPage, traffic_management::TrafficManagementPage,
 };
 
 /// The HTML document the server renders around the app.
