@@ -7,5 +7,6 @@ pub mod links;
 pub mod names;
 pub mod projects;
 pub mod refresh;
+pub mod release;
 #[cfg(feature = "ssr")]
 pub mod sample_app;

@@ -1,0 +1,136 @@
+//! A grayscale release job: which component gets which new version, and how traffic is
+//! shared between the base (current) version and the new one. This is the spec the
+//! console's custom resource carries; the pure functions here decide the weights that
+//! are safe to apply and render the Istio objects, so the controller only does IO.
+
+pub mod render;
+pub mod rules;
+pub mod weights;
+
+use serde::{Deserialize, Serialize};
+
+pub use rules::{ContentRule, MatchOp, RuleKind};
+
+/// Which side of a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+pub enum Side {
+    /// The version that served before the release.
+    Base,
+    /// The version the release introduces.
+    New,
+}
+
+/// How traffic is shared while the job is live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Strategy {
+    /// Canary Release, "Forward by traffic ratio": `new_percent` of requests go to the new
+    /// version, the rest to the base.
+    #[serde(rename_all = "camelCase")]
+    TrafficRatio { new_percent: u8 },
+    /// Canary Release, "Forward by request content": requests matching every rule go to
+    /// the new version, all others to the base.
+    #[serde(rename_all = "camelCase")]
+    RequestContent { rules: Vec<ContentRule> },
+    /// Blue-Green Deployment: all traffic to one version, switched in one step.
+    #[serde(rename_all = "camelCase")]
+    BlueGreen { serving: Side },
+    /// Traffic Mirroring: the base serves; `percent` of requests are copied to the new
+    /// version and its answers discarded.
+    #[serde(rename_all = "camelCase")]
+    Mirroring { percent: u8 },
+}
+
+impl Strategy {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Strategy::TrafficRatio { .. } => "Canary Release (traffic ratio)",
+            Strategy::RequestContent { .. } => "Canary Release (request content)",
+            Strategy::BlueGreen { .. } => "Blue-Green Deployment",
+            Strategy::Mirroring { .. } => "Traffic Mirroring",
+        }
+    }
+}
+
+/// What the user asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseSpec {
+    /// The Service whose traffic is split.
+    pub component: String,
+    /// The Deployment serving today; the new version is a copy of it.
+    pub base_workload: String,
+    /// The base version's `version` label, e.g. `v1`.
+    pub base_version: String,
+    /// The new version's `version` label, e.g. `v2`.
+    pub new_version: String,
+    /// The new version's image, e.g. `kubesphere/examples-bookinfo-reviews-v2:1.13.0`.
+    pub image: String,
+    /// Replicas of the new version.
+    pub replicas: i32,
+    pub strategy: Strategy,
+    /// Set by "Take Over": all traffic to this side, whatever the strategy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_over_by: Option<Side>,
+    /// Who created the job (shown in the job list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+}
+
+impl ReleaseSpec {
+    /// The new version's Deployment name: the base name with its version suffix swapped
+    /// (`reviews-v1` → `reviews-v2`), as the tutorial names them, or `<base>-<new>`.
+    pub fn new_workload(&self) -> String {
+        match self
+            .base_workload
+            .strip_suffix(&self.base_version)
+            .filter(|prefix| prefix.ends_with('-'))
+        {
+            Some(prefix) => format!("{prefix}{}", self.new_version),
+            None => format!("{}-{}", self.base_workload, self.new_version),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(base: &str) -> ReleaseSpec {
+        ReleaseSpec {
+            component: "reviews".into(),
+            base_workload: base.into(),
+            base_version: "v1".into(),
+            new_version: "v2".into(),
+            image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
+            replicas: 1,
+            strategy: Strategy::TrafficRatio { new_percent: 50 },
+            taken_over_by: None,
+            creator: None,
+        }
+    }
+
+    #[test]
+    fn the_new_workload_swaps_the_version_suffix() {
+        assert_eq!(spec("reviews-v1").new_workload(), "reviews-v2");
+        assert_eq!(spec("reviews").new_workload(), "reviews-v2");
+        assert_eq!(spec("reviewsv1").new_workload(), "reviewsv1-v2");
+    }
+
+    #[test]
+    fn strategies_serialize_as_tagged_camel_case() {
+        let s = serde_json::to_value(Strategy::TrafficRatio { new_percent: 30 }).unwrap();
+        assert_eq!(
+            s,
+            serde_json::json!({"type": "trafficRatio", "newPercent": 30})
+        );
+        let s = serde_json::to_value(Strategy::BlueGreen { serving: Side::New }).unwrap();
+        assert_eq!(
+            s,
+            serde_json::json!({"type": "blueGreen", "serving": "New"})
+        );
+    }
+}
