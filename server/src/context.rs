@@ -34,6 +34,26 @@ pub struct Context {
     pub state: AppState,
     pub sandbox: Option<Sandbox>,
     pub prometheus: Option<PrometheusProcess>,
+    /// The release controller, when a cluster client could be built.
+    pub controller: Option<tokio::task::JoinHandle<()>>,
+    /// Tells background tasks to stop.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Context {
+    /// Stops the controller, Prometheus and the sandbox, in that order.
+    pub async fn stop(self) {
+        self.shutdown.send_replace(true);
+        if let Some(task) = self.controller {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+        }
+        if let Some(prometheus) = self.prometheus {
+            prometheus.stop().await;
+        }
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+    }
 }
 
 pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
@@ -67,6 +87,13 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
         }));
     }
 
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let controller = connection.cluster.client().ok().map(|client| {
+        let mut stop = shutdown_rx.clone();
+        tokio::spawn(crate::kube::release_controller::run(client, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    });
     let ports = ports(
         connection.cluster,
         Prometheus(prometheus),
@@ -80,6 +107,8 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
         },
         sandbox: connection.sandbox,
         prometheus: prometheus_process,
+        controller,
+        shutdown,
     })
 }
 

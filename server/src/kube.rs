@@ -7,3 +7,5 @@ pub mod apply;
 pub mod cluster;
 pub mod connect;
 pub mod problems;
+pub mod release_controller;
+pub mod releases;

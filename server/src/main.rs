@@ -35,15 +35,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;
     tracing::info!("Sluice console on http://{}", listener.local_addr()?);
-    axum::serve(listener, router::router(ctx.state))
+    axum::serve(listener, router::router(ctx.state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    if let Some(prometheus) = ctx.prometheus {
-        prometheus.stop().await;
-    }
-    if let Some(sandbox) = ctx.sandbox {
-        sandbox.shutdown().await;
-    }
+    ctx.stop().await;
     Ok(())
 }
 

@@ -202,11 +202,5 @@ async fn routed_split_through_the_ingress_and_measured_by_prometheus() {
         "Prometheus v3 share {share:.3}"
     );
 
-    let ctx = ctx;
-    if let Some(p) = ctx.prometheus {
-        p.stop().await;
-    }
-    if let Some(s) = ctx.sandbox {
-        s.shutdown().await;
-    }
+    ctx.stop().await;
 }

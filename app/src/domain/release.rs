@@ -23,7 +23,6 @@ pub enum Side {
 
 /// How traffic is shared while the job is live.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Strategy {
     /// Canary Release, "Forward by traffic ratio": `new_percent` of requests go to the new
@@ -41,6 +40,30 @@ pub enum Strategy {
     /// version and its answers discarded.
     #[serde(rename_all = "camelCase")]
     Mirroring { percent: u8 },
+}
+
+/// One flat object (the serde shape); see [`rules::ContentRule`]'s schema for why.
+#[cfg(feature = "ssr")]
+impl schemars::JsonSchema for Strategy {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Strategy".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let rule = generator.subschema_for::<ContentRule>();
+        schemars::json_schema!({
+            "description": "trafficRatio (newPercent), requestContent (rules), blueGreen (serving) or mirroring (percent).",
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"type": "string", "enum": ["trafficRatio", "requestContent", "blueGreen", "mirroring"]},
+                "newPercent": {"type": "integer", "minimum": 0, "maximum": 100},
+                "rules": {"type": "array", "items": rule},
+                "serving": {"type": "string", "enum": ["Base", "New"]},
+                "percent": {"type": "integer", "minimum": 0, "maximum": 100}
+            }
+        })
+    }
 }
 
 impl Strategy {

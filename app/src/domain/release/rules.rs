@@ -15,7 +15,6 @@ pub enum MatchOp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(tag = "on", rename_all = "camelCase")]
 pub enum RuleKind {
     /// A request header, e.g. `end-user`.
@@ -27,9 +26,9 @@ pub enum RuleKind {
     /// A query parameter.
     Query { name: String },
     /// Operating systems (any of them), from the User-Agent.
-    Os { any_of: Vec<Os> },
+    Os { values: Vec<Os> },
     /// Browsers (any of them), from the User-Agent.
-    Browser { any_of: Vec<Browser> },
+    Browser { values: Vec<Browser> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +103,6 @@ impl Browser {
 
 /// One condition on a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContentRule {
     #[serde(flatten)]
@@ -119,6 +117,31 @@ pub struct ContentRule {
 
 fn exact() -> MatchOp {
     MatchOp::Exact
+}
+
+/// One flat object (the serde shape): Kubernetes' structural schemas cannot express an
+/// internally tagged enum whose variants each pin the tag to a different value.
+#[cfg(feature = "ssr")]
+impl schemars::JsonSchema for ContentRule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContentRule".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One condition on a request; a request must meet every rule of the job.",
+            "type": "object",
+            "required": ["on"],
+            "properties": {
+                "on": {"type": "string", "enum": ["header", "cookie", "uri", "query", "os", "browser"]},
+                "name": {"type": "string", "description": "Header, cookie or query parameter name."},
+                "values": {"type": "array", "items": {"type": "string"},
+                           "description": "Operating systems or browsers (any of them)."},
+                "op": {"type": "string", "enum": ["Exact", "Prefix", "Regex"]},
+                "value": {"type": "string"}
+            }
+        })
+    }
 }
 
 /// Escapes RE2 metacharacters so a literal value can sit inside a regex.
@@ -189,8 +212,8 @@ pub fn to_match(rules: &[ContentRule]) -> Value {
             RuleKind::Query { name } => {
                 query.insert(name.clone(), string_match(r.op, &r.value));
             }
-            RuleKind::Os { any_of } => oses.extend(any_of.iter().copied()),
-            RuleKind::Browser { any_of } => browsers.extend(any_of.iter().copied()),
+            RuleKind::Os { values } => oses.extend(values.iter().copied()),
+            RuleKind::Browser { values } => browsers.extend(values.iter().copied()),
         }
     }
     if let Some(ua) = user_agent_regex(&oses, &browsers) {
@@ -251,10 +274,10 @@ pub fn validate(
                     ));
                 }
             }
-            RuleKind::Os { any_of } if any_of.is_empty() => {
+            RuleKind::Os { values } if values.is_empty() => {
                 problems.push(format!("Rule {n}: choose at least one operating system."))
             }
-            RuleKind::Browser { any_of } if any_of.is_empty() => {
+            RuleKind::Browser { values } if values.is_empty() => {
                 problems.push(format!("Rule {n}: choose at least one browser."))
             }
             RuleKind::Os { .. } | RuleKind::Browser { .. } => {}
@@ -427,7 +450,7 @@ mod tests {
                 rule(RuleKind::Header { name: "".into() }, MatchOp::Exact, "x"),
                 rule(RuleKind::Uri, MatchOp::Exact, "api"),
                 rule(RuleKind::Query { name: "q".into() }, MatchOp::Regex, "(a"),
-                rule(RuleKind::Os { any_of: vec![] }, MatchOp::Exact, ""),
+                rule(RuleKind::Os { values: vec![] }, MatchOp::Exact, ""),
             ],
             &bad,
         );

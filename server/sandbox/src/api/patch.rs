@@ -57,6 +57,24 @@ pub fn patch_type(content_type: &str, def: &ResourceDef) -> Result<PatchType, St
 }
 
 /// Applies a patch body to `target`.
+/// kube-apiserver's JSON patch (evanphx/json-patch) treats a missing path as `null` in a
+/// `test` operation; kube-runtime relies on that to add the first finalizer (`test
+/// /metadata/finalizers == null`, then `add`). The Rust crate fails such a test, so those
+/// operations are checked here and dropped when they hold.
+fn missing_is_null(
+    target: &Value,
+    ops: Vec<json_patch::PatchOperation>,
+) -> Vec<json_patch::PatchOperation> {
+    ops.into_iter()
+        .filter(|op| match op {
+            json_patch::PatchOperation::Test(t) if t.value.is_null() => {
+                !matches!(target.pointer(t.path.as_str()), None | Some(Value::Null))
+            }
+            _ => true,
+        })
+        .collect()
+}
+
 pub fn apply(kind: PatchType, target: &Value, body: &[u8]) -> Result<Value, Status> {
     match kind {
         PatchType::Merge => {
@@ -70,7 +88,8 @@ pub fn apply(kind: PatchType, target: &Value, body: &[u8]) -> Result<Value, Stat
             let patch: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| Status::bad_request(format!("invalid JSON patch: {e}")))?;
             let mut out = target.clone();
-            json_patch::patch(&mut out, &patch.0).map_err(|e| {
+            let ops = missing_is_null(&out, patch.0);
+            json_patch::patch(&mut out, &ops).map_err(|e| {
                 // kube-apiserver answers a failing `test` or a missing path with 422.
                 let mut status = Status::bad_request(format!(
                     "the server rejected our request due to an error in our request: {e}"
@@ -346,6 +365,18 @@ mod tests {
         assert_eq!(out["metadata"]["labels"], json!({"x": "1"}));
         assert_eq!(out["spec"]["strategy"], json!({"type": "Recreate"}));
         assert_eq!(out["spec"]["ports"], json!([{"port": 2}]));
+    }
+
+    #[test]
+    fn a_test_for_null_passes_on_a_missing_path_as_in_kube_apiserver() {
+        let target = json!({"metadata": {"name": "x"}});
+        let body = br#"[{"op":"test","path":"/metadata/finalizers","value":null},
+                        {"op":"add","path":"/metadata/finalizers","value":["a/b"]}]"#;
+        let out = apply(PatchType::Json, &target, body).unwrap();
+        assert_eq!(out["metadata"]["finalizers"], json!(["a/b"]));
+        // A test for null on a present value still fails.
+        let err = apply(PatchType::Json, &out, body).unwrap_err();
+        assert_eq!(err.code, 422);
     }
 
     #[test]

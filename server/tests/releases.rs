@@ -1,0 +1,444 @@
+//! The release controller against the sandbox over HTTP, following the KubeSphere
+//! tutorial: canary v2 of reviews at 50/50, the product page shows black stars in about
+//! half the refreshes, Take Over, Job Offline. Plus the promises users rely on: a version
+//! that never becomes ready gets no traffic and the job says why; the console can restart
+//! mid-release and converge.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+use sluice_app::domain::release::{ReleaseSpec, Strategy};
+use sluice_sandbox::{Sandbox, SandboxConfig};
+use sluice_server::kube::release_controller;
+use sluice_server::kube::releases::{Phase, ReleaseJob, ReleaseJobSpec};
+
+const NS: &str = "demo-project";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    sandbox: Sandbox,
+    client: kube::Client,
+}
+
+async fn env() -> Env {
+    // RUST_LOG=sluice_server=debug shows the controller's decisions when a test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SandboxConfig::new(dir.path().join("data"));
+    cfg.pod_ready_delay = Duration::from_millis(300);
+    let sandbox = Sandbox::start(cfg).await.unwrap();
+    let kc = kube::config::Kubeconfig::read_from(sandbox.kubeconfig_path()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    // Bookinfo with sidecars, as Deploy Sample Application leaves it.
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            NS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"istio-injection": "enabled"}}})),
+        )
+        .await
+        .unwrap();
+    for o in sluice_app::domain::sample_app::plan(NS, "bookinfo.demo-project.localhost").unwrap() {
+        let (group, version) = o
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &o.api_version));
+        let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, &o.kind));
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(o.object).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    release_controller::ensure_crd(&client).await.unwrap();
+    Env {
+        _dir: dir,
+        sandbox,
+        client,
+    }
+}
+
+fn controller(
+    client: &kube::Client,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(release_controller::run(client.clone(), async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    (tx, task)
+}
+
+fn job(name: &str, component: &str, base: &str, image: &str, strategy: Strategy) -> ReleaseJob {
+    ReleaseJob::new(
+        name,
+        ReleaseJobSpec {
+            release: ReleaseSpec {
+                component: component.into(),
+                base_workload: base.into(),
+                base_version: "v1".into(),
+                new_version: "v2".into(),
+                image: image.into(),
+                replicas: 1,
+                strategy,
+                taken_over_by: None,
+                creator: Some("e2e".into()),
+            },
+            offline_keep: None,
+        },
+    )
+}
+
+/// Polls `check` (bounded) until it returns Some.
+async fn until<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..150 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn status_of(jobs: &Api<ReleaseJob>, name: &str) -> Option<(Phase, Vec<u8>, String)> {
+    let j = jobs.get_opt(name).await.ok()??;
+    let s = j.status?;
+    Some((
+        s.phase?,
+        s.versions.iter().map(|v| v.weight).collect(),
+        s.message.unwrap_or_default(),
+    ))
+}
+
+async fn vs_weights(client: &kube::Client, name: &str) -> Option<Vec<u64>> {
+    let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "networking.istio.io",
+        "v1",
+        "VirtualService",
+    ));
+    let vs = Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+        .get_opt(name)
+        .await
+        .ok()??;
+    let v = serde_json::to_value(vs).ok()?;
+    Some(
+        v["spec"]["http"][0]["route"]
+            .as_array()?
+            .iter()
+            .map(|r| r["weight"].as_u64().unwrap_or(100))
+            .collect(),
+    )
+}
+
+/// Fetches the product page `n` times and counts pages served by reviews v2.
+async fn v2_share(sandbox: &Sandbox, n: usize) -> f64 {
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/productpage?u=normal", sandbox.ingress_addr());
+    let mut v2 = 0;
+    for _ in 0..n {
+        let body = http
+            .get(&url)
+            .header("host", "bookinfo.demo-project.localhost")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("data-reviews-version"), "{body}");
+        if body.contains(r#"data-reviews-version="v2""#) {
+            // The tutorial's image shows black stars.
+            assert!(
+                body.contains("stars black") || body.contains("black"),
+                "{body}"
+            );
+            v2 += 1;
+        }
+    }
+    v2 as f64 / n as f64
+}
+
+#[tokio::test]
+async fn the_tutorial_canary_take_over_and_job_offline() {
+    let env = env().await;
+    let (stop, task) = controller(&env.client);
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "canary-release",
+            "reviews",
+            "reviews-v1",
+            "kubesphere/examples-bookinfo-reviews-v2:1.13.0",
+            Strategy::TrafficRatio { new_percent: 50 },
+        ),
+    )
+    .await
+    .unwrap();
+
+    let (phase, weights, _) = until("the job to go live", || async {
+        status_of(&jobs, "canary-release")
+            .await
+            .filter(|(p, _, _)| *p == Phase::Live)
+    })
+    .await;
+    assert_eq!((phase, weights), (Phase::Live, vec![50, 50]));
+    assert_eq!(vs_weights(&env.client, "reviews").await, Some(vec![50, 50]));
+    let v2: Deployment = Api::namespaced(env.client.clone(), NS)
+        .get("reviews-v2")
+        .await
+        .unwrap();
+    let image = v2.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(
+        image.as_deref(),
+        Some("kubesphere/examples-bookinfo-reviews-v2:1.13.0")
+    );
+
+    // About half the refreshes show black stars: within 5 binomial standard deviations.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    const N: usize = 200;
+    let share = v2_share(&env.sandbox, N).await;
+    let tol = 5.0 * (0.25f64 / N as f64).sqrt();
+    assert!(
+        (share - 0.5).abs() <= tol,
+        "v2 share {share}, expected 0.5 ± {tol:.3}"
+    );
+
+    // Take Over by v2: all traffic to v2.
+    jobs.patch(
+        "canary-release",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"takenOverBy": "New"}})),
+    )
+    .await
+    .unwrap();
+    until("take over", || async {
+        status_of(&jobs, "canary-release")
+            .await
+            .filter(|(p, w, _)| *p == Phase::TakenOver && w == &vec![0, 100])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(v2_share(&env.sandbox, 30).await, 1.0);
+
+    // Job Offline: reviews-v1 goes, the job goes, routing is plain to v2.
+    jobs.patch(
+        "canary-release",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"offlineKeep": "New"}})),
+    )
+    .await
+    .unwrap();
+    until("the job to be removed", || async {
+        jobs.get_opt("canary-release")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), NS);
+    until("reviews-v1 to be deleted", || async {
+        deployments
+            .get_opt("reviews-v1")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(deployments.get_opt("reviews-v2").await.unwrap().is_some());
+    assert_eq!(vs_weights(&env.client, "reviews").await, Some(vec![100]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(v2_share(&env.sandbox, 20).await, 1.0);
+
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_version_that_never_becomes_ready_gets_no_traffic_and_the_job_says_why() {
+    let env = env().await;
+    let (stop, task) = controller(&env.client);
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "broken",
+            "ratings",
+            "ratings-v1",
+            "docker.io/istio/examples-bookinfo-ratings-v2:does-not-exist",
+            Strategy::TrafficRatio { new_percent: 80 },
+        ),
+    )
+    .await
+    .unwrap();
+    let (phase, weights, message) = until("the job to report the pull failure", || async {
+        status_of(&jobs, "broken")
+            .await
+            .filter(|(_, _, m)| m.contains("ImagePull") || m.contains("ErrImagePull"))
+    })
+    .await;
+    assert_eq!(phase, Phase::Progressing);
+    assert_eq!(weights, vec![100, 0]);
+    assert!(message.contains("Traffic stays on v1"), "{message}");
+    assert_eq!(vs_weights(&env.client, "ratings").await, Some(vec![100, 0]));
+
+    // Deleting a job that never went live restores the original routing.
+    jobs.delete("broken", &Default::default()).await.unwrap();
+    until("the job to be gone", || async {
+        jobs.get_opt("broken")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        vs_weights(&env.client, "ratings").await,
+        None,
+        "the job's VirtualService is removed"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), NS);
+    until("ratings-v2 to be deleted", || async {
+        deployments
+            .get_opt("ratings-v2")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_console_can_restart_mid_release_and_converge() {
+    let env = env().await;
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    let (stop, task) = controller(&env.client);
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "canary",
+            "details",
+            "details-v1",
+            "docker.io/istio/examples-bookinfo-details-v2:1.20.3",
+            Strategy::TrafficRatio { new_percent: 20 },
+        ),
+    )
+    .await
+    .unwrap();
+    until("live at 80/20", || async {
+        status_of(&jobs, "canary")
+            .await
+            .filter(|(p, w, _)| *p == Phase::Live && w == &vec![80, 20])
+    })
+    .await;
+
+    // The console stops; someone changes the ratio meanwhile (kubectl, GitOps).
+    stop.send_replace(true);
+    let _ = task.await;
+    jobs.patch(
+        "canary",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"strategy": {"type": "trafficRatio", "newPercent": 70}}})),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        vs_weights(&env.client, "details").await,
+        Some(vec![80, 20]),
+        "nobody applied it yet"
+    );
+
+    // A new console process picks the job up from the cluster and converges.
+    let (stop, task) = controller(&env.client);
+    until("converged at 30/70", || async {
+        status_of(&jobs, "canary")
+            .await
+            .filter(|(_, w, _)| w == &vec![30, 70])
+    })
+    .await;
+    assert_eq!(vs_weights(&env.client, "details").await, Some(vec![30, 70]));
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_hand_written_virtual_service_is_never_overwritten() {
+    let env = env().await;
+    let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "networking.istio.io",
+        "v1",
+        "VirtualService",
+    ));
+    let mine: Value = json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "reviews", "namespace": NS},
+        "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews"}}]}]}
+    });
+    Api::<DynamicObject>::namespaced_with(env.client.clone(), NS, &ar)
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(mine).unwrap(),
+        )
+        .await
+        .unwrap();
+    let (stop, task) = controller(&env.client);
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "canary-release",
+            "reviews",
+            "reviews-v1",
+            "kubesphere/examples-bookinfo-reviews-v2:1.13.0",
+            Strategy::TrafficRatio { new_percent: 50 },
+        ),
+    )
+    .await
+    .unwrap();
+    let (phase, _, message) = until("the job to refuse", || async {
+        status_of(&jobs, "canary-release")
+            .await
+            .filter(|(p, _, _)| *p == Phase::Failed)
+    })
+    .await;
+    assert_eq!(phase, Phase::Failed);
+    assert!(message.contains("not managed by Sluice"), "{message}");
+    assert_eq!(
+        vs_weights(&env.client, "reviews").await,
+        Some(vec![100]),
+        "untouched"
+    );
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}
