@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod projects;
+pub mod releases;
 pub mod system;
 
 /// Sets the HTTP status of a failed server function from its error, so the wire says what

@@ -14,6 +14,8 @@ use crate::domain::applications::{
 use crate::domain::backends::{BackendStatus, TrafficStatus};
 use crate::domain::cluster::ClusterStatus;
 use crate::domain::projects::Project;
+use crate::domain::release::ReleaseSpec;
+use crate::domain::release::jobs::{JobChange, JobView};
 use crate::error::AppError;
 
 /// The Kubernetes cluster (a real one, or the embedded sandbox through the same client).
@@ -58,6 +60,42 @@ pub trait TracesPort: Send + Sync + 'static {
     async fn status(&self) -> BackendStatus;
 }
 
+/// Release jobs (the ReleaseJob custom resources) of a project.
+#[async_trait]
+pub trait ReleasesPort: Send + Sync + 'static {
+    async fn list_jobs(&self, project: &str) -> Result<Vec<JobView>, AppError>;
+    async fn get_job(&self, project: &str, name: &str) -> Result<JobView, AppError>;
+    /// Creates a job after checking it (one active job per component, version unused,
+    /// base workload present, no routing Sluice does not manage).
+    async fn create_job(
+        &self,
+        project: &str,
+        name: &str,
+        spec: ReleaseSpec,
+    ) -> Result<JobView, AppError>;
+    /// Applies a change on top of `resource_version`; someone else's change in between is
+    /// a `Conflict` whose message says what the job looks like now.
+    async fn change_job(
+        &self,
+        project: &str,
+        name: &str,
+        resource_version: &str,
+        change: JobChange,
+    ) -> Result<JobView, AppError>;
+    /// Deletes a job: the controller removes the new version and restores routing.
+    async fn delete_job(&self, project: &str, name: &str) -> Result<(), AppError>;
+    /// The objects the job will write, as YAML, for the wizard's preview.
+    async fn preview_job(
+        &self,
+        project: &str,
+        name: &str,
+        spec: &ReleaseSpec,
+    ) -> Result<Vec<RoutingObject>, AppError>;
+    /// Lets Sluice manage a component's hand-written VirtualService and DestinationRule
+    /// (the choice offered when a job would otherwise be refused).
+    async fn adopt_routing(&self, project: &str, component: &str) -> Result<(), AppError>;
+}
+
 /// The sandbox's synthetic users. Only in sandbox mode: a real cluster's traffic comes
 /// from its real users.
 pub trait TrafficPort: Send + Sync + 'static {
@@ -72,6 +110,7 @@ pub struct Ports {
     pub cluster: Arc<dyn ClusterPort>,
     pub metrics: Arc<dyn MetricsPort>,
     pub traces: Arc<dyn TracesPort>,
+    pub releases: Arc<dyn ReleasesPort>,
     pub traffic: Option<Arc<dyn TrafficPort>>,
 }
 

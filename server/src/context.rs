@@ -136,8 +136,10 @@ pub fn ports(
     traces: Jaeger,
     traffic: Option<Arc<dyn TrafficPort>>,
 ) -> Ports {
+    let cluster = Arc::new(cluster);
     Ports {
-        cluster: Arc::new(cluster),
+        releases: cluster.clone(),
+        cluster,
         metrics: Arc::new(metrics),
         traces: Arc::new(traces),
         traffic,

@@ -9,3 +9,4 @@ pub mod connect;
 pub mod problems;
 pub mod release_controller;
 pub mod releases;
+pub mod releases_port;

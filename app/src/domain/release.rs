@@ -3,6 +3,7 @@
 //! console's custom resource carries; the pure functions here decide the weights that
 //! are safe to apply and render the Istio objects, so the controller only does IO.
 
+pub mod jobs;
 pub mod render;
 pub mod rules;
 pub mod weights;

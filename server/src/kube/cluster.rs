@@ -69,7 +69,7 @@ impl KubeCluster {
     }
 
     /// Maps a failed API call to what the user reads, logging the full error.
-    fn api_error(&self, action: &str, err: ::kube::Error) -> AppError {
+    pub(crate) fn api_error(&self, action: &str, err: ::kube::Error) -> AppError {
         tracing::warn!(error = %err, "{action} failed");
         let problem = classify(&err, &self.target);
         match (&err, problem.kind) {

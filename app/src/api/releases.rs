@@ -1,0 +1,138 @@
+//! Grayscale Release: list, create, change and delete release jobs, and preview what a
+//! job will write. Changes carry the resourceVersion the person saw.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::{GetUrl, Json};
+
+use crate::domain::applications::RoutingObject;
+use crate::domain::release::ReleaseSpec;
+use crate::domain::release::jobs::{JobChange, JobView};
+use crate::error::AppError;
+
+#[server(input = GetUrl, endpoint = "list_release_jobs")]
+pub async fn list_release_jobs(project: String) -> Result<Vec<JobView>, AppError> {
+    super::reply(ssr::list(project).await)
+}
+
+#[server(input = GetUrl, endpoint = "get_release_job")]
+pub async fn get_release_job(project: String, name: String) -> Result<JobView, AppError> {
+    super::reply(ssr::get(project, name).await)
+}
+
+#[server(input = Json, endpoint = "create_release_job")]
+pub async fn create_release_job(
+    project: String,
+    name: String,
+    spec: ReleaseSpec,
+) -> Result<JobView, AppError> {
+    super::reply(ssr::create(project, name, spec).await)
+}
+
+#[server(input = Json, endpoint = "change_release_job")]
+pub async fn change_release_job(
+    project: String,
+    name: String,
+    resource_version: String,
+    change: JobChange,
+) -> Result<JobView, AppError> {
+    super::reply(ssr::change(project, name, resource_version, change).await)
+}
+
+#[server(endpoint = "delete_release_job")]
+pub async fn delete_release_job(project: String, name: String) -> Result<(), AppError> {
+    super::reply(ssr::delete(project, name).await)
+}
+
+#[server(input = Json, endpoint = "preview_release_job")]
+pub async fn preview_release_job(
+    project: String,
+    name: String,
+    spec: ReleaseSpec,
+) -> Result<Vec<RoutingObject>, AppError> {
+    super::reply(ssr::preview(project, name, spec).await)
+}
+
+/// The choice offered when a component has routing Sluice does not manage.
+#[server(endpoint = "adopt_routing")]
+pub async fn adopt_routing(project: String, component: String) -> Result<(), AppError> {
+    super::reply(ssr::adopt(project, component).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use crate::domain::applications::RoutingObject;
+    use crate::domain::names::check_dns_label;
+    use crate::domain::release::ReleaseSpec;
+    use crate::domain::release::jobs::{JobChange, JobView};
+    use crate::error::AppError;
+    use crate::ports::use_ports;
+
+    fn check(project: &str, name: Option<&str>) -> Result<(), AppError> {
+        check_dns_label("Project", project).map_err(AppError::Invalid)?;
+        if let Some(n) = name {
+            check_dns_label("Job name", n).map_err(AppError::Invalid)?;
+        }
+        Ok(())
+    }
+
+    pub async fn list(project: String) -> Result<Vec<JobView>, AppError> {
+        check(&project, None)?;
+        use_ports()?.releases.list_jobs(&project).await
+    }
+
+    pub async fn get(project: String, name: String) -> Result<JobView, AppError> {
+        check(&project, Some(&name))?;
+        use_ports()?.releases.get_job(&project, &name).await
+    }
+
+    pub async fn create(
+        project: String,
+        name: String,
+        spec: ReleaseSpec,
+    ) -> Result<JobView, AppError> {
+        check(&project, Some(&name))?;
+        use_ports()?
+            .releases
+            .create_job(&project, &name, spec)
+            .await
+    }
+
+    pub async fn change(
+        project: String,
+        name: String,
+        resource_version: String,
+        change: JobChange,
+    ) -> Result<JobView, AppError> {
+        check(&project, Some(&name))?;
+        use_ports()?
+            .releases
+            .change_job(&project, &name, &resource_version, change)
+            .await
+    }
+
+    pub async fn delete(project: String, name: String) -> Result<(), AppError> {
+        check(&project, Some(&name))?;
+        use_ports()?.releases.delete_job(&project, &name).await
+    }
+
+    pub async fn preview(
+        project: String,
+        name: String,
+        spec: ReleaseSpec,
+    ) -> Result<Vec<RoutingObject>, AppError> {
+        check(&project, Some(&name))?;
+        use_ports()?
+            .releases
+            .preview_job(&project, &name, &spec)
+            .await
+    }
+
+    pub async fn adopt(project: String, component: String) -> Result<(), AppError> {
+        check(&project, None)?;
+        check_dns_label("Component", &component).map_err(AppError::Invalid)?;
+        use_ports()?
+            .releases
+            .adopt_routing(&project, &component)
+            .await
+    }
+}

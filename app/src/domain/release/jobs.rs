@@ -1,0 +1,377 @@
+//! Release jobs as the console shows and changes them: the view of a job, the changes an
+//! operator can make to a live one, and the checks a new job must pass. Pure: the server
+//! applies a change with the job's resourceVersion, so two people never overwrite each
+//! other silently.
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::{ContentRule, validate as validate_rules};
+use super::{ReleaseSpec, Side, Strategy};
+use crate::domain::names::check_dns_label;
+
+/// One version of a job, as its card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionView {
+    pub version: String,
+    pub workload: String,
+    pub image: String,
+    pub desired: i32,
+    pub ready: i32,
+    /// Share of ordinary traffic configured now.
+    pub weight: u8,
+}
+
+/// A job as lists and detail pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub name: String,
+    pub project: String,
+    pub spec: ReleaseSpec,
+    pub offline_keep: Option<Side>,
+    /// `Progressing`, `Live`, `TakenOver`, `GoingOffline`, `Failed`, or none yet.
+    pub phase: Option<String>,
+    pub message: Option<String>,
+    pub versions: Vec<VersionView>,
+    /// The resourceVersion the view was read at; changes are applied only on top of it.
+    pub resource_version: String,
+    pub age_seconds: Option<i64>,
+}
+
+impl JobView {
+    /// The configured share of the new version, for the slider.
+    pub fn new_weight(&self) -> u8 {
+        self.versions.get(1).map(|v| v.weight).unwrap_or(0)
+    }
+}
+
+/// What an operator changes on a live job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobChange {
+    /// The slider: the new version's share, for a traffic-ratio job.
+    NewPercent(u8),
+    /// The rules of a request-content job.
+    Rules(Vec<ContentRule>),
+    /// The blue-green switch.
+    Serving(Side),
+    /// The mirrored share, for a mirroring job.
+    MirrorPercent(u8),
+    /// "Take Over": all traffic to one side (Base = roll back).
+    TakeOver(Side),
+    /// "Job Offline": keep the side that took over, remove the other.
+    Offline,
+}
+
+impl JobChange {
+    /// What the change does, for confirmations and messages.
+    pub fn describe(&self, spec: &ReleaseSpec) -> String {
+        let side = |s: &Side| match s {
+            Side::Base => spec.base_version.clone(),
+            Side::New => spec.new_version.clone(),
+        };
+        match self {
+            JobChange::NewPercent(p) => format!(
+                "send {}% to {} and {}% to {}",
+                100 - (*p).min(100),
+                spec.base_version,
+                (*p).min(100),
+                spec.new_version
+            ),
+            JobChange::Rules(r) => format!("route {} rule(s) to {}", r.len(), spec.new_version),
+            JobChange::Serving(s) => format!("switch all traffic to {}", side(s)),
+            JobChange::MirrorPercent(p) => {
+                format!("mirror {p}% of requests to {}", spec.new_version)
+            }
+            JobChange::TakeOver(s) => format!("let {} take over all traffic", side(s)),
+            JobChange::Offline => "bring the job offline".into(),
+        }
+    }
+}
+
+/// Applies a change to a job's spec; the error says why it does not apply.
+pub fn apply_change(
+    spec: &ReleaseSpec,
+    offline_keep: Option<Side>,
+    change: &JobChange,
+    check_regex: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(ReleaseSpec, Option<Side>), String> {
+    if offline_keep.is_some() {
+        return Err("This job is going offline; it cannot be changed any more.".into());
+    }
+    let mut next = spec.clone();
+    let taken = spec.taken_over_by.is_some();
+    match (change, &mut next.strategy) {
+        (JobChange::NewPercent(p), Strategy::TrafficRatio { new_percent }) if !taken => {
+            if *p > 100 {
+                return Err(format!("{p}% is out of range: choose 0 to 100."));
+            }
+            *new_percent = *p;
+        }
+        (JobChange::Rules(rules), Strategy::RequestContent { rules: current }) if !taken => {
+            let problems = validate_rules(rules, check_regex);
+            if !problems.is_empty() {
+                return Err(problems.join(" "));
+            }
+            *current = rules.clone();
+        }
+        (JobChange::Serving(side), Strategy::BlueGreen { serving }) if !taken => *serving = *side,
+        (JobChange::MirrorPercent(p), Strategy::Mirroring { percent }) if !taken => {
+            if *p > 100 {
+                return Err(format!("{p}% is out of range: choose 0 to 100."));
+            }
+            *percent = *p;
+        }
+        (JobChange::TakeOver(side), _) => next.taken_over_by = Some(*side),
+        (JobChange::Offline, _) => {
+            return match spec.taken_over_by {
+                Some(side) => Ok((next, Some(side))),
+                None => Err(
+                    "Take Over first: Job Offline keeps the version that serves all \
+                             traffic and removes the other."
+                        .into(),
+                ),
+            };
+        }
+        (_, _) if taken => {
+            return Err(
+                "One version has taken over all traffic; bring the job offline, or \
+                        delete it to undo the release."
+                    .into(),
+            );
+        }
+        (c, s) => {
+            return Err(format!(
+                "This change does not fit a {} job ({}).",
+                Strategy::label(s),
+                c.describe(spec)
+            ));
+        }
+    }
+    Ok((next, None))
+}
+
+/// A container image reference: `[registry[:port]/]path[:tag][@digest]`, lowercase path.
+pub fn check_image(image: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "Image \"{image}\" is not a valid image reference: {why}."
+        ))
+    };
+    if image.is_empty() {
+        return Err("Enter an image, e.g. kubesphere/examples-bookinfo-reviews-v2:1.13.0.".into());
+    }
+    if image.chars().any(char::is_whitespace) {
+        return bad("it contains spaces");
+    }
+    let (name, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest
+        && !(d.starts_with("sha256:") && d.len() == 71)
+    {
+        return bad("a digest looks like @sha256:<64 hex digits>");
+    }
+    // A tag is after the last ':' that follows the last '/'.
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (path, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+        None => (name, None),
+    };
+    if let Some(t) = tag
+        && (t.is_empty()
+            || t.len() > 128
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+    {
+        return bad("a tag uses letters, digits, '.', '_' and '-' (at most 128)");
+    }
+    let mut parts = path.split('/').collect::<Vec<_>>();
+    if parts.len() > 1
+        && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
+    {
+        parts.remove(0); // the registry host keeps its own case and port
+    }
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            && p.starts_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    if parts.iter().any(|p| !ok_part(p)) {
+        return bad("repository names use lowercase letters, digits, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+/// The image the wizard suggests: the base image with the version swapped, as the
+/// tutorial does (`...-reviews-v1:1.20.3` → `...-reviews-v2:1.20.3`).
+pub fn suggest_image(base_image: &str, base_version: &str, new_version: &str) -> String {
+    match base_image.rfind(base_version) {
+        Some(i) if !base_version.is_empty() => format!(
+            "{}{new_version}{}",
+            &base_image[..i],
+            &base_image[i + base_version.len()..]
+        ),
+        _ => base_image.to_string(),
+    }
+}
+
+/// Everything wrong with a new job, before it is created.
+pub fn validate_new_job(
+    name: &str,
+    spec: &ReleaseSpec,
+    versions_in_use: &[String],
+    check_regex: &dyn Fn(&str) -> Result<(), String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = check_dns_label("Job name", name) {
+        problems.push(e);
+    }
+    if spec.component.is_empty() {
+        problems.push("Choose the component (Service) to release.".into());
+    }
+    if let Err(e) = check_dns_label("Version", &spec.new_version) {
+        problems.push(e);
+    } else if spec.new_version == spec.base_version || versions_in_use.contains(&spec.new_version) {
+        problems.push(format!(
+            "Version {} is already used by {}: choose a new version number.",
+            spec.new_version, spec.component
+        ));
+    }
+    if let Err(e) = check_image(&spec.image) {
+        problems.push(e);
+    }
+    if !(1..=20).contains(&spec.replicas) {
+        problems.push(format!(
+            "Replicas must be between 1 and 20, not {}.",
+            spec.replicas
+        ));
+    }
+    match &spec.strategy {
+        Strategy::TrafficRatio { new_percent }
+        | Strategy::Mirroring {
+            percent: new_percent,
+        } if *new_percent > 100 => {
+            problems.push(format!("{new_percent}% is out of range: choose 0 to 100."))
+        }
+        Strategy::RequestContent { rules } => problems.extend(validate_rules(rules, check_regex)),
+        _ => {}
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rules::{MatchOp, RuleKind};
+    use super::*;
+
+    fn ok(_: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn spec(strategy: Strategy) -> ReleaseSpec {
+        ReleaseSpec {
+            component: "reviews".into(),
+            base_workload: "reviews-v1".into(),
+            base_version: "v1".into(),
+            new_version: "v2".into(),
+            image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
+            replicas: 1,
+            strategy,
+            taken_over_by: None,
+            creator: None,
+        }
+    }
+
+    #[test]
+    fn the_slider_changes_only_a_ratio_job() {
+        let s = spec(Strategy::TrafficRatio { new_percent: 50 });
+        let (next, _) = apply_change(&s, None, &JobChange::NewPercent(30), &ok).unwrap();
+        assert_eq!(next.strategy, Strategy::TrafficRatio { new_percent: 30 });
+        assert!(
+            apply_change(&s, None, &JobChange::NewPercent(101), &ok)
+                .unwrap_err()
+                .contains("0 to 100")
+        );
+        let bg = spec(Strategy::BlueGreen {
+            serving: Side::Base,
+        });
+        let err = apply_change(&bg, None, &JobChange::NewPercent(30), &ok).unwrap_err();
+        assert!(
+            err.contains("does not fit a Blue-Green Deployment job"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn take_over_then_offline_keeps_the_winner() {
+        let s = spec(Strategy::TrafficRatio { new_percent: 50 });
+        let err = apply_change(&s, None, &JobChange::Offline, &ok).unwrap_err();
+        assert!(err.starts_with("Take Over first"), "{err}");
+        let (taken, _) = apply_change(&s, None, &JobChange::TakeOver(Side::New), &ok).unwrap();
+        assert_eq!(taken.taken_over_by, Some(Side::New));
+        let err = apply_change(&taken, None, &JobChange::NewPercent(10), &ok).unwrap_err();
+        assert!(err.contains("taken over"), "{err}");
+        let (_, keep) = apply_change(&taken, None, &JobChange::Offline, &ok).unwrap();
+        assert_eq!(keep, Some(Side::New));
+        assert!(apply_change(&taken, keep, &JobChange::TakeOver(Side::Base), &ok).is_err());
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_their_problems() {
+        let s = spec(Strategy::RequestContent { rules: vec![] });
+        let err = apply_change(&s, None, &JobChange::Rules(vec![]), &ok).unwrap_err();
+        assert!(err.contains("at least one rule"), "{err}");
+        let rule = ContentRule {
+            kind: RuleKind::Header {
+                name: "end-user".into(),
+            },
+            op: MatchOp::Exact,
+            value: "jason".into(),
+        };
+        assert!(apply_change(&s, None, &JobChange::Rules(vec![rule]), &ok).is_ok());
+    }
+
+    #[test]
+    fn image_references() {
+        for good in [
+            "kubesphere/examples-bookinfo-reviews-v2:1.13.0",
+            "docker.io/istio/examples-bookinfo-reviews-v2:1.20.3",
+            "localhost:5000/app",
+            "registry.example.com:443/team/app@sha256:0123456789012345678901234567890123456789012345678901234567890123",
+            "nginx",
+        ] {
+            assert_eq!(check_image(good), Ok(()), "{good}");
+        }
+        assert!(check_image("").unwrap_err().contains("Enter an image"));
+        assert!(check_image("Kube/App:1").unwrap_err().contains("lowercase"));
+        assert!(check_image("app:").unwrap_err().contains("tag"));
+        assert!(check_image("a b").unwrap_err().contains("spaces"));
+    }
+
+    #[test]
+    fn the_wizard_suggests_the_next_image_like_the_tutorial() {
+        assert_eq!(
+            suggest_image(
+                "docker.io/istio/examples-bookinfo-reviews-v1:1.20.3",
+                "v1",
+                "v2"
+            ),
+            "docker.io/istio/examples-bookinfo-reviews-v2:1.20.3"
+        );
+        assert_eq!(suggest_image("nginx:1.25", "v1", "v2"), "nginx:1.25");
+    }
+
+    #[test]
+    fn new_jobs_are_checked_before_anything_is_created() {
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 50 });
+        assert!(validate_new_job("canary-release", &s, &["v1".into()], &ok).is_empty());
+        s.new_version = "v1".into();
+        s.replicas = 0;
+        s.image = "Bad Image".into();
+        let problems = validate_new_job("Canary", &s, &["v1".into()], &ok);
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[1].contains("already used"), "{problems:?}");
+    }
+}

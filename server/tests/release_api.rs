@@ -1,0 +1,347 @@
+//! Release jobs through the console's port, against the sandbox: concurrent slider
+//! changes lose nothing, refusals come before anything is created, and every object the
+//! console would write validates against Istio's own CRD schemas.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::json;
+use sluice_app::domain::release::jobs::JobChange;
+use sluice_app::domain::release::rules::{Browser, ContentRule, MatchOp, Os, RuleKind};
+use sluice_app::domain::release::{ReleaseSpec, Side, Strategy, render};
+use sluice_app::error::AppError;
+use sluice_app::ports::ReleasesPort;
+use sluice_sandbox::{Sandbox, SandboxConfig};
+use sluice_server::kube::cluster::KubeCluster;
+use sluice_server::kube::connect::from_kubeconfig_file;
+use sluice_server::kube::release_controller;
+
+const NS: &str = "demo-project";
+
+fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
+    ReleaseSpec {
+        component: component.into(),
+        base_workload: format!("{component}-v1"),
+        base_version: "v1".into(),
+        new_version: "v2".into(),
+        image: format!("docker.io/istio/examples-bookinfo-{component}-v2:1.20.3"),
+        replicas: 1,
+        strategy,
+        taken_over_by: None,
+        creator: None,
+    }
+}
+
+async fn env() -> (tempfile::TempDir, Sandbox, Arc<KubeCluster>, kube::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SandboxConfig::new(dir.path().join("data"));
+    cfg.pod_ready_delay = Duration::from_millis(200);
+    let sandbox = Sandbox::start(cfg).await.unwrap();
+    let cluster = Arc::new(from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await);
+    let client = cluster.client().unwrap();
+    release_controller::ensure_crd(&client).await.unwrap();
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            NS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"istio-injection": "enabled"}}})),
+        )
+        .await
+        .unwrap();
+    for o in sluice_app::domain::sample_app::plan(NS, "bookinfo.demo-project.localhost").unwrap() {
+        let (group, version) = o
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &o.api_version));
+        let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, &o.kind));
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(o.object).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    (dir, sandbox, cluster, client)
+}
+
+#[tokio::test]
+async fn twenty_concurrent_slider_changes_lose_none() {
+    let (_dir, sandbox, cluster, _client) = env().await;
+    cluster
+        .create_job(
+            NS,
+            "canary-release",
+            spec("reviews", Strategy::TrafficRatio { new_percent: 0 }),
+        )
+        .await
+        .unwrap();
+    // Twenty people each move the slider one step up from what they see; on a conflict
+    // they read the message, look again and retry, as the page makes them.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let cluster = cluster.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conflicts = 0;
+            loop {
+                let seen = cluster.get_job(NS, "canary-release").await.unwrap();
+                let Strategy::TrafficRatio { new_percent } = seen.spec.strategy else {
+                    panic!()
+                };
+                match cluster
+                    .change_job(
+                        NS,
+                        "canary-release",
+                        &seen.resource_version,
+                        JobChange::NewPercent(new_percent + 1),
+                    )
+                    .await
+                {
+                    Ok(_) => return conflicts,
+                    Err(AppError::Conflict(m)) => {
+                        assert!(m.contains("Someone else changed canary-release"), "{m}");
+                        assert!(m.contains("was not applied"), "{m}");
+                        conflicts += 1;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }));
+    }
+    let mut conflicts = 0;
+    for t in tasks {
+        conflicts += t.await.unwrap();
+    }
+    let end = cluster.get_job(NS, "canary-release").await.unwrap();
+    assert_eq!(
+        end.spec.strategy,
+        Strategy::TrafficRatio { new_percent: 20 },
+        "no change was lost"
+    );
+    assert!(conflicts > 0, "the test must actually race");
+    // And what gets applied always sums to 100.
+    let split = sluice_app::domain::release::weights::requested(&end.spec.strategy, None);
+    assert_eq!(u16::from(split.base) + u16::from(split.new), 100);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_jobs_are_refused_before_anything_is_created() {
+    let (_dir, sandbox, cluster, client) = env().await;
+    // Version already in use, bad image, bad name: one message listing each.
+    let mut s = spec("reviews", Strategy::TrafficRatio { new_percent: 50 });
+    s.new_version = "v1".into();
+    s.image = "Not An Image".into();
+    let Err(AppError::Invalid(m)) = cluster.create_job(NS, "Canary", s).await else {
+        panic!()
+    };
+    assert!(m.contains("Job name \"Canary\""), "{m}");
+    assert!(m.contains("already used"), "{m}");
+    assert!(m.contains("not a valid image reference"), "{m}");
+
+    // An invalid regex is caught before submit.
+    let rules = vec![ContentRule {
+        kind: RuleKind::Header {
+            name: "x-test".into(),
+        },
+        op: MatchOp::Regex,
+        value: "(unclosed".into(),
+    }];
+    let Err(AppError::Invalid(m)) = cluster
+        .create_job(
+            NS,
+            "content",
+            spec("reviews", Strategy::RequestContent { rules }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(
+        m.contains("Rule 1: the regular expression is invalid"),
+        "{m}"
+    );
+
+    // One active job per component.
+    cluster
+        .create_job(
+            NS,
+            "first",
+            spec("reviews", Strategy::TrafficRatio { new_percent: 10 }),
+        )
+        .await
+        .unwrap();
+    let Err(AppError::Conflict(m)) = cluster
+        .create_job(
+            NS,
+            "second",
+            spec(
+                "reviews",
+                Strategy::BlueGreen {
+                    serving: Side::Base,
+                },
+            ),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(
+        m.contains("already has an active release job, first"),
+        "{m}"
+    );
+
+    // A hand-written VirtualService: refused with a choice; adopting it lets the job in.
+    let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "networking.istio.io",
+        "v1",
+        "VirtualService",
+    ));
+    let vs = json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                    "metadata": {"name": "ratings", "namespace": NS},
+                    "spec": {"hosts": ["ratings"], "http": [{"route": [{"destination": {"host": "ratings"}}]}]}});
+    Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+        .create(&PostParams::default(), &serde_json::from_value(vs).unwrap())
+        .await
+        .unwrap();
+    let Err(AppError::Conflict(m)) = cluster
+        .create_job(
+            NS,
+            "ratings-canary",
+            spec("ratings", Strategy::TrafficRatio { new_percent: 10 }),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(
+        m.contains("does not manage") && m.contains("let Sluice manage it"),
+        "{m}"
+    );
+    assert!(
+        cluster.get_job(NS, "ratings-canary").await.is_err(),
+        "nothing was created"
+    );
+    cluster.adopt_routing(NS, "ratings").await.unwrap();
+    cluster
+        .create_job(
+            NS,
+            "ratings-canary",
+            spec("ratings", Strategy::TrafficRatio { new_percent: 10 }),
+        )
+        .await
+        .unwrap();
+    sandbox.shutdown().await;
+}
+
+/// Every object the console writes, for every strategy, against Istio's CRD schemas.
+#[test]
+fn rendered_objects_validate_against_istios_schemas() {
+    use sluice_sandbox::crds::{CrdInfo, builtin_crds};
+    let schemas: Vec<(String, serde_json::Value)> = builtin_crds()
+        .iter()
+        .filter_map(|c| CrdInfo::from_crd(c).ok())
+        .filter(|c| c.group == "networking.istio.io")
+        .map(|c| {
+            (
+                c.kind.clone(),
+                c.version("v1").and_then(|v| v.schema.clone()).unwrap(),
+            )
+        })
+        .collect();
+    let schema = |kind: &str| &schemas.iter().find(|(k, _)| k == kind).unwrap().1;
+    let rules = vec![
+        ContentRule {
+            kind: RuleKind::Header {
+                name: "end-user".into(),
+            },
+            op: MatchOp::Exact,
+            value: "jason".into(),
+        },
+        ContentRule {
+            kind: RuleKind::Cookie {
+                name: "user".into(),
+            },
+            op: MatchOp::Prefix,
+            value: "ja".into(),
+        },
+        ContentRule {
+            kind: RuleKind::Uri,
+            op: MatchOp::Regex,
+            value: "/api/.*".into(),
+        },
+        ContentRule {
+            kind: RuleKind::Query {
+                name: "beta".into(),
+            },
+            op: MatchOp::Exact,
+            value: "1".into(),
+        },
+        ContentRule {
+            kind: RuleKind::Os {
+                values: vec![Os::Android, Os::Ios],
+            },
+            op: MatchOp::Exact,
+            value: String::new(),
+        },
+        ContentRule {
+            kind: RuleKind::Browser {
+                values: vec![Browser::Chrome],
+            },
+            op: MatchOp::Exact,
+            value: String::new(),
+        },
+    ];
+    let strategies = [
+        Strategy::TrafficRatio { new_percent: 30 },
+        Strategy::RequestContent { rules },
+        Strategy::BlueGreen { serving: Side::New },
+        Strategy::Mirroring { percent: 25 },
+    ];
+    let base = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "reviews-v1"},
+                      "spec": {"selector": {"matchLabels": {"app": "reviews", "version": "v1"}},
+                               "template": {"metadata": {"labels": {"app": "reviews", "version": "v1"}},
+                                            "spec": {"containers": [{"name": "reviews", "image": "x"}]}}}});
+    for strategy in strategies {
+        for (base_ready, new_ready) in [(1, 1), (1, 0)] {
+            let r = render::render(
+                &spec("reviews", strategy.clone()),
+                "job",
+                NS,
+                &base,
+                base_ready,
+                new_ready,
+            );
+            for (kind, obj) in [
+                ("VirtualService", &r.virtual_service),
+                ("DestinationRule", &r.destination_rule),
+            ] {
+                let v = sluice_sandbox::schema::validate(schema(kind), obj);
+                assert!(
+                    v.errors.is_empty(),
+                    "{kind} for {strategy:?}: {:?}",
+                    v.errors
+                );
+                assert!(
+                    v.unknown_fields.is_empty(),
+                    "{kind} for {strategy:?}: {:?}",
+                    v.unknown_fields
+                );
+            }
+        }
+    }
+    let (dr, vs) = render::survivor_routes("reviews", "v2", "job", NS);
+    assert!(
+        sluice_sandbox::schema::validate(schema("VirtualService"), &vs)
+            .errors
+            .is_empty()
+    );
+    assert!(
+        sluice_sandbox::schema::validate(schema("DestinationRule"), &dr)
+            .errors
+            .is_empty()
+    );
+}
