@@ -6,10 +6,12 @@ pub mod deploy_sample_dialog;
 pub mod error_panel;
 pub mod project_selector;
 pub mod refresh_control;
+pub mod rules_editor;
 pub mod sandbox_traffic;
 pub mod side_nav;
 pub mod status_badge;
 pub mod top_bar;
+pub mod traffic_slider;
 pub mod workload_table;
 
 use leptos::prelude::*;

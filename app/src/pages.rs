@@ -5,6 +5,8 @@ pub mod applications;
 pub mod grayscale_release;
 pub mod home;
 pub mod not_found;
+pub mod release_detail;
+pub mod release_wizard;
 pub mod tracing;
 pub mod traffic_management;
 

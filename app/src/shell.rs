@@ -9,6 +9,8 @@ use leptos_router::{SsrMode, path};
 use crate::components::cluster_banner::{ClusterBanner, provide_system_status};
 use crate::components::side_nav::SideNav;
 use crate::components::top_bar::TopBar;
+use crate::pages::release_detail::ReleaseDetailPage;
+use crate::pages::release_wizard::ReleaseWizardPage;
 use crate::pages::{
     application_detail::ApplicationDetailPage, applications::ApplicationsPage,
     grayscale_release::GrayscaleReleasePage, home::HomePage, not_found::NotFoundPage,
@@ -77,6 +79,16 @@ fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
                             view=ApplicationDetailPage
                         />
                         <Route path=path!("/grayscale-release") ssr=SsrMode::InOrder view=GrayscaleReleasePage />
+                        <Route
+                            path=path!("/grayscale-release/new")
+                            ssr=SsrMode::InOrder
+                            view=ReleaseWizardPage
+                        />
+                        <Route
+                            path=path!("/grayscale-release/jobs/:job")
+                            ssr=SsrMode::InOrder
+                            view=ReleaseDetailPage
+                        />
                         <Route path=path!("/traffic-management") ssr=SsrMode::InOrder view=TrafficManagementPage />
                         <Route path=path!("/tracing") ssr=SsrMode::InOrder view=TracingPage />
                     </Routes>

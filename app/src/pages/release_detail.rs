@@ -1,0 +1,320 @@
+//! One release job, live: a card per version (image, ready pods with a rollout bar,
+//! traffic share), the strategy's control (the slider, the rules, the blue-green switch,
+//! the mirrored share), and the actions Take Over, roll back, Job Offline and delete, each
+//! confirmed first. A change made by someone else in between is reported, not overwritten.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::ChooseProject;
+use crate::api::releases::{ChangeReleaseJob, DeleteReleaseJob, get_release_job};
+use crate::components::error_panel::error_panel;
+use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
+use crate::components::rules_editor::RulesEditor;
+use crate::components::traffic_slider::TrafficSlider;
+use crate::components::use_project;
+use crate::domain::links::href_with_project;
+use crate::domain::release::jobs::{JobChange, JobView, VersionView};
+use crate::domain::release::{Side, Strategy};
+
+#[component]
+pub fn ReleaseDetailPage() -> impl IntoView {
+    let project = use_project();
+    let params = use_params_map();
+    let name = Memo::new(move |_| params.read().get("job").unwrap_or_default());
+    view! {
+        <Title text=move || name.get() />
+        {move || match project.get() {
+            None => view! { <ChooseProject /> }.into_any(),
+            Some(p) => view! { <Detail project=p name=name.get() /> }.into_any(),
+        }}
+    }
+}
+
+/// An action waiting for the person to confirm it.
+#[derive(Clone, PartialEq)]
+enum Pending {
+    Change(JobChange, String),
+    Delete,
+}
+
+#[component]
+fn Detail(project: String, name: String) -> impl IntoView {
+    let tick = use_refresh_tick();
+    let change = ServerAction::<ChangeReleaseJob>::new();
+    let delete = ServerAction::<DeleteReleaseJob>::new();
+    let job = {
+        let (project, name) = (project.clone(), name.clone());
+        Resource::new(
+            move || {
+                (
+                    project.clone(),
+                    name.clone(),
+                    tick.get(),
+                    change.version().get(),
+                )
+            },
+            |(p, n, _, _)| get_release_job(p, n),
+        )
+    };
+    // The slider keeps what the person is doing; refreshes only move it when idle.
+    let slider = RwSignal::new(0u8);
+    let dragging = RwSignal::new(false);
+    let rules = RwSignal::new(Vec::new());
+    let rules_loaded = RwSignal::new(false);
+    let mirror = RwSignal::new(0u8);
+    Effect::new(move || {
+        if let Some(Ok(j)) = job.get() {
+            if !dragging.get_untracked() {
+                if let Strategy::TrafficRatio { new_percent } = j.spec.strategy {
+                    slider.set(new_percent);
+                }
+                if let Strategy::Mirroring { percent } = j.spec.strategy {
+                    mirror.set(percent);
+                }
+            }
+            if let Strategy::RequestContent { rules: r } = &j.spec.strategy
+                && !rules_loaded.get_untracked()
+            {
+                rules.set(r.clone());
+                rules_loaded.set(true);
+            }
+        }
+    });
+    let pending = RwSignal::new(None::<Pending>);
+    let navigate = use_navigate();
+    let list_href = href_with_project("/grayscale-release", Some(&project));
+    {
+        let list_href = list_href.clone();
+        Effect::new(move || {
+            let deleted = matches!(delete.value().get(), Some(Ok(())));
+            let offline = matches!(
+                change.value().get(),
+                Some(Ok(ref j)) if j.offline_keep.is_some()
+            );
+            if deleted || offline {
+                navigate(&list_href, Default::default());
+            }
+        });
+    }
+
+    let (p2, n2) = (project.clone(), name.clone());
+    let send = move |c: JobChange| {
+        if let Some(Ok(j)) = job.get_untracked() {
+            change.dispatch(ChangeReleaseJob {
+                project: p2.clone(),
+                name: n2.clone(),
+                resource_version: j.resource_version.clone(),
+                change: c,
+            });
+        }
+    };
+    let send = StoredValue::new(send);
+    let (p3, n3) = (project.clone(), name.clone());
+
+    view! {
+        <header class="page-header">
+            <p class="crumbs">
+                <A href=list_href.clone()>"Grayscale Release"</A>
+                " / "
+                {name.clone()}
+            </p>
+            <div class="page-title-row">
+                <h1>{name.clone()}</h1>
+                <div class="page-actions">
+                    <RefreshControl tick />
+                </div>
+            </div>
+        </header>
+        <Transition fallback=|| view! { <p class="loading">"Loading the job…"</p> }>
+            <ErrorBoundary fallback=error_panel>
+                {move || {
+                    job.get()
+                        .map(|r| {
+                            r.map(|j| {
+                                let taken = j.spec.taken_over_by;
+                                let base_v = j.spec.base_version.clone();
+                                let new_v = j.spec.new_version.clone();
+                                view! {
+                                    <section class="panel">
+                                        <h2>
+                                            {j.spec.strategy.label()} " · " {j.spec.component.clone()} " · "
+                                            <span class="phase" data-testid="phase">
+                                                {j.phase.clone().unwrap_or_else(|| "Pending".into())}
+                                            </span>
+                                        </h2>
+                                        <p data-testid="job-message">{j.message.clone().unwrap_or_default()}</p>
+                                    </section>
+                                    <div class="version-cards">
+                                        {version_cards(&j)}
+                                    </div>
+                                    <section class="panel controls">
+                                        <h2>"Traffic"</h2>
+                                        {controls(&j, slider, dragging, rules, mirror, send, taken.is_some())}
+                                    </section>
+                                    <section class="panel">
+                                        <h2>"Actions"</h2>
+                                        <div class="actions-row">
+                                            <button type="button" class="button" disabled=taken == Some(Side::New)
+                                                on:click={let new_v = new_v.clone(); move |_| pending.set(Some(Pending::Change(JobChange::TakeOver(Side::New), format!("Take Over: send all traffic to {new_v}?"))))}>
+                                                {format!("Take Over ({new_v})")}
+                                            </button>
+                                            <button type="button" class="button secondary" disabled=taken == Some(Side::Base)
+                                                on:click={let base_v = base_v.clone(); move |_| pending.set(Some(Pending::Change(JobChange::TakeOver(Side::Base), format!("Roll back: send all traffic to {base_v}?"))))}>
+                                                {format!("Roll back ({base_v} takes over)")}
+                                            </button>
+                                            <button type="button" class="button secondary" disabled=taken.is_none()
+                                                title="Available once one version has taken over"
+                                                on:click=move |_| {
+                                                    let gone = match taken {
+                                                        Some(Side::New) => j.spec.base_workload.clone(),
+                                                        _ => j.spec.new_workload(),
+                                                    };
+                                                    pending.set(Some(Pending::Change(JobChange::Offline, format!("Job Offline: delete {gone} and this job, and route plainly to the version that took over?"))));
+                                                }>
+                                                "Job Offline"
+                                            </button>
+                                            <button type="button" class="button danger"
+                                                on:click=move |_| pending.set(Some(Pending::Delete))>
+                                                "Delete job"
+                                            </button>
+                                        </div>
+                                    </section>
+                                }
+                            })
+                        })
+                }}
+            </ErrorBoundary>
+        </Transition>
+        {move || pending.get().map(|p| {
+            let text = match &p {
+                Pending::Change(_, t) => t.clone(),
+                Pending::Delete => "Delete this job? Its new version is removed and routing returns to the version it started from.".into(),
+            };
+            let (p4, n4) = (p3.clone(), n3.clone());
+            view! {
+                <div class="modal-backdrop">
+                    <div class="modal" role="dialog" aria-modal="true" aria-label="Confirm">
+                        <p>{text}</p>
+                        <div class="modal-actions">
+                            <button type="button" class="button secondary" on:click=move |_| pending.set(None)>"Cancel"</button>
+                            <button type="button" class="button" on:click=move |_| {
+                                match p.clone() {
+                                    Pending::Change(c, _) => send.with_value(|s| s(c)),
+                                    Pending::Delete => { delete.dispatch(DeleteReleaseJob { project: p4.clone(), name: n4.clone() }); }
+                                }
+                                pending.set(None);
+                            }>"Confirm"</button>
+                        </div>
+                    </div>
+                </div>
+            }
+        })}
+        {move || change.value().get().and_then(Result::err).map(|e| view! {
+            <p class="panel-error" role="alert" data-testid="change-error">{e.to_string()}</p>
+        })}
+        {move || delete.value().get().and_then(Result::err).map(|e| view! {
+            <p class="panel-error" role="alert">{e.to_string()}</p>
+        })}
+    }
+}
+
+fn version_cards(j: &JobView) -> impl IntoView + use<> {
+    let versions: Vec<VersionView> = if j.versions.is_empty() {
+        vec![
+            VersionView {
+                version: j.spec.base_version.clone(),
+                workload: j.spec.base_workload.clone(),
+                image: String::new(),
+                desired: 0,
+                ready: 0,
+                weight: 100,
+            },
+            VersionView {
+                version: j.spec.new_version.clone(),
+                workload: j.spec.new_workload(),
+                image: j.spec.image.clone(),
+                desired: j.spec.replicas,
+                ready: 0,
+                weight: 0,
+            },
+        ]
+    } else {
+        j.versions.clone()
+    };
+    versions
+        .into_iter()
+        .map(|v| {
+            let id = v.version.clone();
+            view! {
+                <div class="version-card" data-version=id>
+                    <h3>{v.version.clone()} <span class="muted small">{format!(" {}", v.workload)}</span></h3>
+                    <div class="share" data-testid="share">{format!("{}%", v.weight)}</div>
+                    <div class="muted small">"of traffic"</div>
+                    <p class="image">{v.image.clone()}</p>
+                    <progress value=v.ready max=v.desired.max(1)></progress>
+                    <span data-testid="ready">{format!(" {}/{} pods ready", v.ready, v.desired)}</span>
+                </div>
+            }
+        })
+        .collect_view()
+}
+
+fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
+    j: &JobView,
+    slider: RwSignal<u8>,
+    dragging: RwSignal<bool>,
+    rules: RwSignal<Vec<crate::domain::release::rules::ContentRule>>,
+    mirror: RwSignal<u8>,
+    send: StoredValue<F>,
+    taken: bool,
+) -> impl IntoView + use<F> {
+    if taken {
+        return view! { <p>"One version has taken over all traffic. Job Offline removes the other; deleting the job undoes the release."</p> }.into_any();
+    }
+    match &j.spec.strategy {
+        Strategy::TrafficRatio { .. } => {
+            let release = Callback::new(move |v: u8| {
+                dragging.set(false);
+                send.with_value(|s| s(JobChange::NewPercent(v)));
+            });
+            view! {
+                <p class="hint">"Drag the slider (or use the arrow keys, or type a number): the split is applied when you let go."</p>
+                <div on:pointerdown=move |_| dragging.set(true) on:keydown=move |_| dragging.set(true)>
+                    <TrafficSlider base_version=j.spec.base_version.clone() new_version=j.spec.new_version.clone() value=slider on_release=release />
+                </div>
+            }
+                .into_any()
+        }
+        Strategy::RequestContent { .. } => view! {
+            <p class="hint">{format!("Requests matching every rule go to {}; all others to {}.", j.spec.new_version, j.spec.base_version)}</p>
+            <RulesEditor rules />
+            <button type="button" class="button" on:click=move |_| send.with_value(|s| s(JobChange::Rules(rules.get_untracked())))>"Save rules"</button>
+        }
+            .into_any(),
+        Strategy::BlueGreen { serving } => {
+            let (to, label) = match serving {
+                Side::Base => (Side::New, format!("Switch all traffic to {}", j.spec.new_version)),
+                Side::New => (Side::Base, format!("Switch all traffic back to {}", j.spec.base_version)),
+            };
+            view! {
+                <button type="button" class="button" on:click=move |_| send.with_value(|s| s(JobChange::Serving(to)))>{label}</button>
+            }
+                .into_any()
+        }
+        Strategy::Mirroring { .. } => view! {
+            <label class="field">
+                {format!("Share of requests mirrored to {} (%)", j.spec.new_version)}
+                <input type="number" min="0" max="100" prop:value=move || mirror.get().to_string()
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev).parse::<u8>().unwrap_or(0).min(100);
+                        mirror.set(v);
+                        send.with_value(|s| s(JobChange::MirrorPercent(v)));
+                    } />
+            </label>
+        }
+            .into_any(),
+    }
+}
