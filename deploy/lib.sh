@@ -3,6 +3,8 @@
 # there) and the plain-cargo build of the site. See ARCHITECTURE.md, "Build", for why this
 # is plain cargo + wasm-bindgen rather than cargo-leptos.
 set -euo pipefail
+# Errors inside $(...) must stop the script too.
+shopt -s inherit_errexit
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -72,8 +74,8 @@ ensure_npm_packages() {
 }
 
 # build_site debug|release: builds the server binary and the hydrate bundle, and lays out
-# the site (pkg/sluice.js, pkg/sluice.wasm, pkg/sluice.css, public assets). Prints the
-# site directory.
+# the site (pkg/sluice.js, pkg/sluice.wasm, pkg/sluice.css, public assets) in $SITE.
+# Called directly (not in $(...)) so a failed build stops the caller.
 build_site() {
   local mode="$1" server_flags=() wasm_profile wasm_dir
   if [ "$mode" = release ]; then
@@ -81,7 +83,8 @@ build_site() {
   else
     wasm_profile=dev; wasm_dir=debug
   fi
-  local site="$CARGO_TARGET_DIR/site-$mode"
+  SITE="$CARGO_TARGET_DIR/site-$mode"
+  local site="$SITE"
   log "building the server ($mode)"
   cargo build -p sluice-server "${server_flags[@]}" >&2
   log "building the browser bundle ($wasm_profile)"
@@ -93,7 +96,6 @@ build_site() {
   mv -f "$site/pkg/sluice_bg.wasm" "$site/pkg/sluice.wasm"
   cp style/main.css "$site/pkg/sluice.css"
   cp -R public/. "$site/"
-  echo "$site"
 }
 
 server_bin() { # server_bin debug|release

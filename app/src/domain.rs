@@ -4,6 +4,7 @@ pub mod applications;
 pub mod backends;
 pub mod cluster;
 pub mod links;
+pub mod metrics;
 pub mod names;
 pub mod projects;
 pub mod refresh;
