@@ -6,6 +6,7 @@ pub mod deploy_sample_dialog;
 pub mod error_panel;
 pub mod project_selector;
 pub mod refresh_control;
+pub mod release_charts;
 pub mod rules_editor;
 pub mod sandbox_traffic;
 pub mod side_nav;

@@ -6,6 +6,7 @@
 //! and [`components`] only wire signals to it.
 
 pub mod api;
+pub mod charts;
 pub mod components;
 pub mod domain;
 pub mod error;

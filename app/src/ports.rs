@@ -52,6 +52,14 @@ pub trait ClusterPort: Send + Sync + 'static {
 #[async_trait]
 pub trait MetricsPort: Send + Sync + 'static {
     async fn status(&self) -> BackendStatus;
+    /// A range query: `step_seconds` apart from `start` to `end` (unix seconds).
+    async fn query_range(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step_seconds: u32,
+    ) -> Result<Vec<crate::domain::metrics::Series>, AppError>;
 }
 
 /// The tracing backend (Jaeger query API).

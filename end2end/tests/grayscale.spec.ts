@@ -93,6 +93,11 @@ test('canary by traffic ratio: 50/50, slider to 30/70, Take Over, Job Offline', 
   expectShare(seen.counts['v2'] ?? 0, 200, 0.5);
   expect(seen.blackStars).toBe(seen.counts['v2']);
 
+  // The live panel: Prometheus (scraping the sandbox every 5 s) sees both versions.
+  await expect(page.getByTestId('observed-split')).toContainText(/v1 \d+(\.\d)?% · v2 \d+(\.\d)?%|v2 \d+(\.\d)?% · v1 \d+(\.\d)?%/, { timeout: 45_000 });
+  await expect(page.getByTestId('observed-split')).toContainText('configured: v1 50% · v2 50%');
+  await expect(page.locator('.charts .chart svg')).toHaveCount(3);
+
   // Drag to 30/70 (the range input: set value, fire input and change).
   await page.getByRole('slider').fill('70');
   await expect(page.getByTestId('new-share')).toHaveText('v2 70%');

@@ -8,9 +8,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest::Url;
 use sluice_app::domain::backends::BackendStatus;
+use sluice_app::domain::metrics::{Series, parse_response};
+use sluice_app::error::AppError;
 use sluice_app::ports::{MetricsPort, TracesPort};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One HTTP backend with the path that proves it is serving.
 pub struct HttpBackend {
@@ -104,6 +107,52 @@ impl MetricsPort for Prometheus {
     async fn status(&self) -> BackendStatus {
         self.0.check().await
     }
+
+    async fn query_range(
+        &self,
+        promql: &str,
+        start: f64,
+        end: f64,
+        step_seconds: u32,
+    ) -> Result<Vec<Series>, AppError> {
+        let b = &self.0;
+        let unavailable =
+            |status: BackendStatus| AppError::Unavailable(status.summary("Prometheus"));
+        let Some(base) = &b.url else {
+            return Err(unavailable(b.check().await));
+        };
+        let url =
+            join(base, "api/v1/query_range").map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let shown = base.as_str().trim_end_matches('/').to_string();
+        let res = b
+            .http
+            .get(url)
+            .query(&[
+                ("query", promql.to_string()),
+                ("start", format!("{start:.3}")),
+                ("end", format!("{end:.3}")),
+                ("step", format!("{step_seconds}s")),
+            ])
+            .timeout(QUERY_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| {
+                unavailable(BackendStatus::Unreachable {
+                    url: shown.clone(),
+                    detail: crate::kube::problems::chain_text(&e),
+                })
+            })?;
+        let body: serde_json::Value = res.json().await.map_err(|e| {
+            unavailable(BackendStatus::Unreachable {
+                url: shown.clone(),
+                detail: format!("its answer was not JSON: {e}"),
+            })
+        })?;
+        parse_response(&body).map_err(|e| {
+            tracing::warn!(query = promql, error = %e, "Prometheus query failed");
+            AppError::Unavailable(e.to_string())
+        })
+    }
 }
 
 #[async_trait]
@@ -140,6 +189,28 @@ mod tests {
                 flag: "--prometheus-url".into(),
                 env: "SLUICE_PROMETHEUS_URL".into()
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn queries_without_prometheus_say_how_to_get_it() {
+        let p = Prometheus(HttpBackend::prometheus(None, reqwest::Client::new()));
+        let err = p.query_range("up", 0.0, 60.0, 15).await.unwrap_err();
+        assert_eq!(
+            err,
+            AppError::Unavailable(
+                "Prometheus is not configured: start Sluice with --prometheus-url URL (or SLUICE_PROMETHEUS_URL)."
+                    .into()
+            )
+        );
+        let missing = Prometheus(
+            HttpBackend::prometheus(None, reqwest::Client::new())
+                .missing("no Prometheus binary: install Debian's prometheus package".into()),
+        );
+        let err = missing.query_range("up", 0.0, 60.0, 15).await.unwrap_err();
+        assert!(
+            err.to_string().contains("install Debian's prometheus"),
+            "{err}"
         );
     }
 

@@ -136,3 +136,75 @@ mod ssr {
             .await
     }
 }
+
+/// Live per-version metrics of a job from Prometheus over the last `minutes`.
+#[server(input = GetUrl, endpoint = "get_release_metrics")]
+pub async fn get_release_metrics(
+    project: String,
+    name: String,
+    minutes: u32,
+) -> Result<crate::domain::metrics::ReleaseMetrics, AppError> {
+    super::reply(ssr_metrics::get(project, name, minutes).await)
+}
+
+#[cfg(feature = "ssr")]
+mod ssr_metrics {
+    use crate::domain::metrics::{
+        ReleaseMetrics, latency_by_version, observed_split, rps_by_version, success_by_version,
+    };
+    use crate::domain::names::check_dns_label;
+    use crate::error::AppError;
+    use crate::ports::use_ports;
+
+    pub async fn get(
+        project: String,
+        name: String,
+        minutes: u32,
+    ) -> Result<ReleaseMetrics, AppError> {
+        check_dns_label("Project", &project).map_err(AppError::Invalid)?;
+        if !(1..=60).contains(&minutes) {
+            return Err(AppError::Invalid(format!(
+                "A window of {minutes} minutes is out of range: choose 1 to 60."
+            )));
+        }
+        let ports = use_ports()?;
+        let job = ports.releases.get_job(&project, &name).await?;
+        let svc = &job.spec.component;
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let start = end - f64::from(minutes) * 60.0;
+        // About 120 points per chart, never finer than the 5 s scrape interval.
+        let step = (minutes * 60 / 120).max(5);
+        let window = "1m";
+        let q = |promql: String| {
+            let m = ports.metrics.clone();
+            async move { m.query_range(&promql, start, end, step).await }
+        };
+        let (rps, success, p50, p95, p99) = futures::try_join!(
+            q(rps_by_version(&project, svc, window)),
+            q(success_by_version(&project, svc, window)),
+            q(latency_by_version(&project, svc, 0.5, window)),
+            q(latency_by_version(&project, svc, 0.95, window)),
+            q(latency_by_version(&project, svc, 0.99, window)),
+        )?;
+        let observed = observed_split(&rps);
+        Ok(ReleaseMetrics {
+            versions: vec![job.spec.base_version.clone(), job.spec.new_version.clone()],
+            start,
+            end,
+            configured: job
+                .versions
+                .iter()
+                .map(|v| (v.version.clone(), v.weight))
+                .collect(),
+            rps,
+            success,
+            p50,
+            p95,
+            p99,
+            observed,
+        })
+    }
+}

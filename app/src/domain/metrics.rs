@@ -60,6 +60,32 @@ pub fn latency_by_version(namespace: &str, service: &str, quantile: f64, window:
     )
 }
 
+/// The live metrics of a release job, per version, over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseMetrics {
+    /// Versions in card order (base, new), for colours and legends.
+    pub versions: Vec<String>,
+    pub start: f64,
+    pub end: f64,
+    pub rps: Vec<Series>,
+    pub success: Vec<Series>,
+    pub p50: Vec<Series>,
+    pub p95: Vec<Series>,
+    pub p99: Vec<Series>,
+    /// Share of requests each version served over the last minute.
+    pub observed: Vec<(String, f64)>,
+    /// The split configured now.
+    pub configured: Vec<(String, u8)>,
+}
+
+impl ReleaseMetrics {
+    /// The series of `version` in `set`, if any.
+    pub fn of<'a>(set: &'a [Series], version: &str) -> Option<&'a Series> {
+        set.iter()
+            .find(|s| s.labels.get("destination_version").map(String::as_str) == Some(version))
+    }
+}
+
 /// Why a Prometheus answer could not be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseError {

@@ -12,6 +12,7 @@ use super::ChooseProject;
 use crate::api::releases::{ChangeReleaseJob, DeleteReleaseJob, get_release_job};
 use crate::components::error_panel::error_panel;
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
+use crate::components::release_charts::ReleaseCharts;
 use crate::components::rules_editor::RulesEditor;
 use crate::components::traffic_slider::TrafficSlider;
 use crate::components::use_project;
@@ -188,6 +189,7 @@ fn Detail(project: String, name: String) -> impl IntoView {
                 }}
             </ErrorBoundary>
         </Transition>
+        <ReleaseCharts project=project.clone() name=name.clone() tick />
         {move || pending.get().map(|p| {
             let text = match &p {
                 Pending::Change(_, t) => t.clone(),
