@@ -94,6 +94,16 @@ build_site() {
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$wasm_dir/sluice_frontend.wasm" >&2
   # The server (built with LEPTOS_OUTPUT_NAME=sluice) asks for /pkg/sluice.wasm.
   mv -f "$site/pkg/sluice_bg.wasm" "$site/pkg/sluice.wasm"
+  # Release bundles go through npm's binaryen wasm-opt (Debian's binaryen 108 breaks the
+  # bundle: see shared/TOOLCHAIN.md). Without npm the bundle works, only larger.
+  local wasm_opt="$ROOT/end2end/node_modules/.bin/wasm-opt"
+  if [ "$mode" = release ] && [ -x "$wasm_opt" ]; then
+    log "optimizing the browser bundle for size (wasm-opt -Oz)"
+    "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      -o "$site/pkg/sluice.opt.wasm" "$site/pkg/sluice.wasm" >&2
+    mv -f "$site/pkg/sluice.opt.wasm" "$site/pkg/sluice.wasm"
+  fi
   cp style/main.css "$site/pkg/sluice.css"
   cp -R public/. "$site/"
 }
