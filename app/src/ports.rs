@@ -81,13 +81,13 @@ pub trait ReleasesPort: Send + Sync + 'static {
         name: &str,
         spec: ReleaseSpec,
     ) -> Result<JobView, AppError>;
-    /// Applies a change on top of `resource_version`; someone else's change in between is
-    /// a `Conflict` whose message says what the job looks like now.
+    /// Applies a change on top of spec revision `generation`; someone else's change in
+    /// between is a `Conflict` whose message says what the job looks like now.
     async fn change_job(
         &self,
         project: &str,
         name: &str,
-        resource_version: &str,
+        generation: i64,
         change: JobChange,
     ) -> Result<JobView, AppError>;
     /// Deletes a job: the controller removes the new version and restores routing.

@@ -95,7 +95,7 @@ async fn twenty_concurrent_slider_changes_lose_none() {
                     .change_job(
                         NS,
                         "canary-release",
-                        &seen.resource_version,
+                        seen.generation,
                         JobChange::NewPercent(new_percent + 1),
                     )
                     .await
@@ -344,4 +344,59 @@ fn rendered_objects_validate_against_istios_schemas() {
             .errors
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn the_controllers_status_writes_do_not_make_a_persons_change_stale() {
+    let (_dir, sandbox, cluster, client) = env().await;
+    let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    let controller = tokio::spawn(release_controller::run(client.clone(), async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+    // What the person's page shows right after creating the job.
+    let seen = cluster
+        .create_job(
+            NS,
+            "canary-release",
+            spec("reviews", Strategy::TrafficRatio { new_percent: 10 }),
+        )
+        .await
+        .unwrap();
+    // Meanwhile the controller goes live, writing status (and the finalizer) several times.
+    for _ in 0..150 {
+        let j = cluster.get_job(NS, "canary-release").await.unwrap();
+        if j.phase.as_deref() == Some("Live") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let changed = cluster
+        .change_job(
+            NS,
+            "canary-release",
+            seen.generation,
+            JobChange::NewPercent(40),
+        )
+        .await
+        .expect("only another person's change makes a change stale");
+    assert_eq!(
+        changed.spec.strategy,
+        Strategy::TrafficRatio { new_percent: 40 }
+    );
+    // A second change against the now-old revision is stale: someone (this person) changed it.
+    let Err(AppError::Conflict(m)) = cluster
+        .change_job(
+            NS,
+            "canary-release",
+            seen.generation,
+            JobChange::NewPercent(60),
+        )
+        .await
+    else {
+        panic!()
+    };
+    assert!(m.contains("v2") || m.contains("traffic ratio"), "{m}");
+    stop.send_replace(true);
+    let _ = controller.await;
+    sandbox.shutdown().await;
 }

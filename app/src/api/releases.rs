@@ -32,10 +32,10 @@ pub async fn create_release_job(
 pub async fn change_release_job(
     project: String,
     name: String,
-    resource_version: String,
+    generation: i64,
     change: JobChange,
 ) -> Result<JobView, AppError> {
-    super::reply(ssr::change(project, name, resource_version, change).await)
+    super::reply(ssr::change(project, name, generation, change).await)
 }
 
 #[server(endpoint = "delete_release_job")]
@@ -100,13 +100,13 @@ mod ssr {
     pub async fn change(
         project: String,
         name: String,
-        resource_version: String,
+        generation: i64,
         change: JobChange,
     ) -> Result<JobView, AppError> {
         check(&project, Some(&name))?;
         use_ports()?
             .releases
-            .change_job(&project, &name, &resource_version, change)
+            .change_job(&project, &name, generation, change)
             .await
     }
 

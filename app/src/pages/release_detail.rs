@@ -107,7 +107,7 @@ fn Detail(project: String, name: String) -> impl IntoView {
             change.dispatch(ChangeReleaseJob {
                 project: p2.clone(),
                 name: n2.clone(),
-                resource_version: j.resource_version.clone(),
+                generation: j.generation,
                 change: c,
             });
         }

@@ -56,7 +56,7 @@ fn view(job: ReleaseJob, project: &str) -> JobView {
                 weight: v.weight,
             })
             .collect(),
-        resource_version: job.resource_version().unwrap_or_default(),
+        generation: job.metadata.generation.unwrap_or(0),
         age_seconds: job
             .metadata
             .creation_timestamp
@@ -241,14 +241,10 @@ impl ReleasesPort for KubeCluster {
         &self,
         project: &str,
         name: &str,
-        resource_version: &str,
+        generation: i64,
         change: JobChange,
     ) -> Result<JobView, AppError> {
         let jobs = self.jobs(project)?;
-        let current = jobs
-            .get(name)
-            .await
-            .map_err(|e| self.job_error("reading a release job", project, name, e))?;
         let stale = |now: &ReleaseJob| {
             let v = view(now.clone(), project);
             AppError::Conflict(format!(
@@ -259,30 +255,36 @@ impl ReleasesPort for KubeCluster {
                 change.describe(&now.spec.release)
             ))
         };
-        if current.resource_version().as_deref() != Some(resource_version) {
-            return Err(stale(&current));
-        }
-        let (spec, offline_keep) = apply_change(
-            &current.spec.release,
-            current.spec.offline_keep,
-            &change,
-            &check_regex,
-        )
-        .map_err(AppError::Invalid)?;
-        let mut next = current.clone();
-        next.spec.release = spec;
-        next.spec.offline_keep = offline_keep;
-        match jobs.replace(name, &PostParams::default(), &next).await {
-            Ok(updated) => Ok(view(updated, project)),
-            Err(::kube::Error::Api(s)) if s.code == 409 => {
-                let now = jobs
-                    .get(name)
-                    .await
-                    .map_err(|e| self.job_error("reading a release job", project, name, e))?;
-                Err(stale(&now))
+        // A 409 from the replace can come from the controller writing status (which moves
+        // the resourceVersion, not the generation): then read again and retry; a moved
+        // generation means another person changed the spec.
+        for _ in 0..5 {
+            let current = jobs
+                .get(name)
+                .await
+                .map_err(|e| self.job_error("reading a release job", project, name, e))?;
+            if current.metadata.generation.unwrap_or(0) != generation {
+                return Err(stale(&current));
             }
-            Err(e) => Err(self.job_error("changing a release job", project, name, e)),
+            let (spec, offline_keep) = apply_change(
+                &current.spec.release,
+                current.spec.offline_keep,
+                &change,
+                &check_regex,
+            )
+            .map_err(AppError::Invalid)?;
+            let mut next = current.clone();
+            next.spec.release = spec;
+            next.spec.offline_keep = offline_keep;
+            match jobs.replace(name, &PostParams::default(), &next).await {
+                Ok(updated) => return Ok(view(updated, project)),
+                Err(::kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(e) => return Err(self.job_error("changing a release job", project, name, e)),
+            }
         }
+        Err(AppError::Unavailable(format!(
+            "{name} kept changing while Sluice applied your change; try again."
+        )))
     }
 
     async fn delete_job(&self, project: &str, name: &str) -> Result<(), AppError> {

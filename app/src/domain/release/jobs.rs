@@ -32,8 +32,10 @@ pub struct JobView {
     pub phase: Option<String>,
     pub message: Option<String>,
     pub versions: Vec<VersionView>,
-    /// The resourceVersion the view was read at; changes are applied only on top of it.
-    pub resource_version: String,
+    /// The spec revision (`metadata.generation`) the view was read at: changes apply only
+    /// on top of it. Status writes by the controller do not move it, so only another
+    /// person's change makes a change stale.
+    pub generation: i64,
     pub age_seconds: Option<i64>,
 }
 
