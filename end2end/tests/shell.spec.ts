@@ -10,11 +10,15 @@ const SECTIONS = [
   { label: 'Tracing', path: '/tracing' },
 ];
 
-// Each page shows the selected project: Applications lists its (here: no) applications,
-// the sections still to come say so for that project.
+// Each page shows the selected project: Applications and Grayscale Release list its
+// (here: no) applications and jobs, the sections still to come say so for that project.
 async function expectProjectShown(page: Page, path: string, project: string) {
   if (path === '/applications') {
     await expect(page.getByRole('heading', { name: `No applications in ${project} yet` })).toBeVisible();
+  } else if (path === '/grayscale-release') {
+    // The project's (empty) job list, and the modes that start the wizard for it.
+    await expect(page.getByText('No release jobs in this project')).toBeVisible();
+    await expect(page.locator('.mode-card a').first()).toHaveAttribute('href', new RegExp(`project=${project}`));
   } else {
     await expect(page.locator('.empty-state strong')).toHaveText(project);
   }

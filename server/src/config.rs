@@ -113,6 +113,15 @@ pub struct Config {
     )]
     pub sandbox_load_rps: f64,
 
+    /// Share of requests through the sandbox ingress that are traced (0 to 100 %).
+    #[arg(
+        long,
+        env = "SLUICE_SANDBOX_TRACE_SAMPLING",
+        value_name = "PERCENT",
+        default_value_t = 100.0
+    )]
+    pub sandbox_trace_sampling: f64,
+
     /// The Prometheus binary started in sandbox mode when no --prometheus-url is given.
     #[arg(
         long,
@@ -131,6 +140,12 @@ impl Config {
         check_loopback("--sandbox-ingress-addr", self.sandbox_ingress_addr)?;
         check_loopback("--sandbox-metrics-addr", self.sandbox_metrics_addr)?;
         check_loopback("--sandbox-jaeger-addr", self.sandbox_jaeger_addr)?;
+        if !(0.0..=100.0).contains(&self.sandbox_trace_sampling) {
+            return Err(format!(
+                "--sandbox-trace-sampling {} is out of range: use 0 to 100 (percent of requests traced).",
+                self.sandbox_trace_sampling
+            ));
+        }
         if !(0.0..=200.0).contains(&self.sandbox_load_rps) {
             return Err(format!(
                 "--sandbox-load-rps {} is out of range: use 0 (off) up to 200 requests per second.",
@@ -206,6 +221,21 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.contains("0 (off) up to 200"), "{err}");
+    }
+
+    #[test]
+    fn refuses_an_out_of_range_sampling_rate() {
+        let err = parse(&["--sandbox-trace-sampling", "150"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("0 to 100"), "{err}");
+        assert!(
+            parse(&["--sandbox-trace-sampling", "10"])
+                .unwrap()
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -201,6 +201,27 @@ async fn the_tutorial_canary_take_over_and_job_offline() {
     })
     .await;
     assert_eq!((phase, weights), (Phase::Live, vec![50, 50]));
+    let conditions = jobs
+        .get("canary-release")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .conditions;
+    let cond = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == t)
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    assert_eq!(
+        cond("NewVersionReady"),
+        Some(("True".into(), "PodsReady".into()))
+    );
+    assert_eq!(
+        cond("RoutesApplied"),
+        Some(("True".into(), "AsRequested".into()))
+    );
     assert_eq!(vs_weights(&env.client, "reviews").await, Some(vec![50, 50]));
     let v2: Deployment = Api::namespaced(env.client.clone(), NS)
         .get("reviews-v2")
@@ -303,6 +324,20 @@ async fn a_version_that_never_becomes_ready_gets_no_traffic_and_the_job_says_why
     assert_eq!(phase, Phase::Progressing);
     assert_eq!(weights, vec![100, 0]);
     assert!(message.contains("Traffic stays on v1"), "{message}");
+    let conditions = jobs.get("broken").await.unwrap().status.unwrap().conditions;
+    let ready = conditions
+        .iter()
+        .find(|c| c.type_ == "NewVersionReady")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "PodsNotReady")
+    );
+    let routes = conditions
+        .iter()
+        .find(|c| c.type_ == "RoutesApplied")
+        .unwrap();
+    assert_eq!(routes.reason, "HeldOnBase");
     assert_eq!(vs_weights(&env.client, "ratings").await, Some(vec![100, 0]));
 
     // Deleting a job that never went live restores the original routing.
@@ -438,6 +473,78 @@ async fn a_hand_written_virtual_service_is_never_overwritten() {
         Some(vec![100]),
         "untouched"
     );
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn roll_back_then_job_offline_keeps_the_old_version() {
+    let env = env().await;
+    let (stop, task) = controller(&env.client);
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    jobs.create(
+        &PostParams::default(),
+        &job(
+            "rollback",
+            "details",
+            "details-v1",
+            "docker.io/istio/examples-bookinfo-details-v2:1.20.3",
+            Strategy::TrafficRatio { new_percent: 50 },
+        ),
+    )
+    .await
+    .unwrap();
+    until("live", || async {
+        status_of(&jobs, "rollback")
+            .await
+            .filter(|(p, _, _)| *p == Phase::Live)
+    })
+    .await;
+    // Roll back: v1 takes over.
+    jobs.patch(
+        "rollback",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"takenOverBy": "Base"}})),
+    )
+    .await
+    .unwrap();
+    until("v1 takes over", || async {
+        status_of(&jobs, "rollback")
+            .await
+            .filter(|(p, w, _)| *p == Phase::TakenOver && w == &vec![100, 0])
+    })
+    .await;
+    jobs.patch(
+        "rollback",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"offlineKeep": "Base"}})),
+    )
+    .await
+    .unwrap();
+    until("the job to be removed", || async {
+        jobs.get_opt("rollback")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), NS);
+    until("details-v2 to be deleted", || async {
+        deployments
+            .get_opt("details-v2")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        deployments.get_opt("details-v1").await.unwrap().is_some(),
+        "the old version stays"
+    );
+    assert_eq!(vs_weights(&env.client, "details").await, Some(vec![100]));
     stop.send_replace(true);
     let _ = task.await;
     env.sandbox.shutdown().await;

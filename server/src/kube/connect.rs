@@ -86,6 +86,7 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
             sandbox_cfg.ingress_addr = cfg.sandbox_ingress_addr;
             sandbox_cfg.metrics_addr = cfg.sandbox_metrics_addr;
             sandbox_cfg.jaeger_addr = cfg.sandbox_jaeger_addr;
+            sandbox_cfg.mesh.trace_sample_rate = cfg.sandbox_trace_sampling / 100.0;
             if cfg.sandbox_load_rps > 0.0 {
                 sandbox_cfg.load = Some(sluice_sandbox::mesh::LoadConfig {
                     rps: cfg.sandbox_load_rps,

@@ -26,7 +26,36 @@ use sluice_app::domain::release::render::{self, MANAGED_BY, RELEASE_LABEL};
 use sluice_app::domain::release::weights::Held;
 use sluice_app::domain::release::{ReleaseSpec, Side};
 
-use super::releases::{FINALIZER, Phase, ReleaseJob, ReleaseJobStatus, VersionStatus};
+use super::releases::{Condition, FINALIZER, Phase, ReleaseJob, ReleaseJobStatus, VersionStatus};
+
+/// Sets condition `type_`, keeping its transition time when the status does not change.
+fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+) {
+    let status = if ok { "True" } else { "False" };
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.status != status {
+                c.last_transition_time = now;
+            }
+            c.status = status.into();
+            c.reason = reason.into();
+            c.message = message.into();
+        }
+        None => conditions.push(Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.into(),
+            last_transition_time: now,
+        }),
+    }
+}
 
 /// While pods come up, look again soon; once live, a slow heartbeat (changes to the job
 /// and its Deployments trigger reconciles on their own).
@@ -195,6 +224,13 @@ async fn block(
 ) -> Result<Action, Error> {
     let mut status = job.status.clone().unwrap_or_default();
     let changed = status.message.as_deref() != Some(&message);
+    set_condition(
+        &mut status.conditions,
+        "RoutesApplied",
+        false,
+        "Blocked",
+        &message,
+    );
     status.phase = Some(Phase::Failed);
     status.message = Some(message.clone());
     status.observed_generation = job.metadata.generation;
@@ -400,7 +436,31 @@ async fn apply(job: &ReleaseJob, ctx: &Context) -> Result<Action, Error> {
             ),
         ),
     };
+    let mut conditions = previous.conditions.clone();
+    let new_ok = new_ready > 0;
+    set_condition(
+        &mut conditions,
+        "NewVersionReady",
+        new_ok,
+        if new_ok { "PodsReady" } else { "PodsNotReady" },
+        &format!("{new_name}: {new_ready}/{new_desired} pods ready"),
+    );
+    set_condition(
+        &mut conditions,
+        "RoutesApplied",
+        true,
+        match rendered.held {
+            Some(Held::NewNotReady) => "HeldOnBase",
+            Some(Held::BaseNotReady) => "HeldOnNew",
+            None => "AsRequested",
+        },
+        &format!(
+            "{} {}% / {} {}%",
+            spec.base_version, rendered.split.base, spec.new_version, rendered.split.new
+        ),
+    );
     let status = ReleaseJobStatus {
+        conditions,
         phase: Some(phase),
         message: Some(message.clone()),
         versions: vec![
