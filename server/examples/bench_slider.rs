@@ -7,17 +7,16 @@
 
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
-use serde_json::json;
 use sluice_app::domain::release::jobs::JobChange;
 use sluice_app::domain::release::{ReleaseSpec, Strategy};
 use sluice_app::ports::ReleasesPort;
-use sluice_sandbox::{Sandbox, SandboxConfig};
-use sluice_server::kube::connect::from_kubeconfig_file;
-use sluice_server::kube::release_controller;
 
-const NS: &str = "demo-project";
+#[path = "../tests/support/bookinfo.rs"]
+mod support;
+
+use support::NS;
 
 async fn new_weight(vs: &Api<DynamicObject>) -> Option<u64> {
     let v = serde_json::to_value(vs.get_opt("reviews").await.ok()??).ok()?;
@@ -35,38 +34,13 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(50);
-    let dir = tempfile::tempdir()?;
-    let mut cfg = SandboxConfig::new(dir.path().join("data"));
-    cfg.pod_ready_delay = Duration::from_millis(200);
-    let sandbox = Sandbox::start(cfg).await?;
-    let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await;
-    let client = cluster.client().map_err(|e| anyhow::anyhow!("{e}"))?;
-    release_controller::ensure_crd(&client).await?;
-    let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
-    let controller = tokio::spawn(release_controller::run(client.clone(), async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    }));
-
-    let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    ns_api
-        .patch(
-            NS,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"istio-injection": "enabled"}}})),
-        )
-        .await?;
-    for o in sluice_app::domain::sample_app::plan(NS, "bookinfo.demo-project.localhost")
-        .map_err(anyhow::Error::msg)?
-    {
-        let (group, version) = o
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", &o.api_version));
-        let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, &o.kind));
-        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
-            .create(&PostParams::default(), &serde_json::from_value(o.object)?)
-            .await?;
-    }
+    let support::Env {
+        sandbox,
+        cluster,
+        client,
+        _dir,
+    } = support::bookinfo().await;
+    let (stop, controller) = support::controller(&client);
     cluster
         .create_job(
             NS,

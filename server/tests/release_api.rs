@@ -2,11 +2,9 @@
 //! changes lose nothing, refusals come before anything is created, and every object the
 //! console would write validates against Istio's own CRD schemas.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::json;
 use sluice_app::domain::release::jobs::JobChange;
@@ -14,12 +12,11 @@ use sluice_app::domain::release::rules::{Browser, ContentRule, MatchOp, Os, Rule
 use sluice_app::domain::release::{ReleaseSpec, Side, Strategy, render};
 use sluice_app::error::AppError;
 use sluice_app::ports::ReleasesPort;
-use sluice_sandbox::{Sandbox, SandboxConfig};
-use sluice_server::kube::cluster::KubeCluster;
-use sluice_server::kube::connect::from_kubeconfig_file;
-use sluice_server::kube::release_controller;
 
-const NS: &str = "demo-project";
+#[path = "support/bookinfo.rs"]
+mod support;
+
+use support::{Env, NS, bookinfo, controller};
 
 fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
     ReleaseSpec {
@@ -35,42 +32,11 @@ fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
     }
 }
 
-async fn env() -> (tempfile::TempDir, Sandbox, Arc<KubeCluster>, kube::Client) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = SandboxConfig::new(dir.path().join("data"));
-    cfg.pod_ready_delay = Duration::from_millis(200);
-    let sandbox = Sandbox::start(cfg).await.unwrap();
-    let cluster = Arc::new(from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await);
-    let client = cluster.client().unwrap();
-    release_controller::ensure_crd(&client).await.unwrap();
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            NS,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"istio-injection": "enabled"}}})),
-        )
-        .await
-        .unwrap();
-    for o in sluice_app::domain::sample_app::plan(NS, "bookinfo.demo-project.localhost").unwrap() {
-        let (group, version) = o
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", &o.api_version));
-        let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, &o.kind));
-        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(o.object).unwrap(),
-            )
-            .await
-            .unwrap();
-    }
-    (dir, sandbox, cluster, client)
-}
-
 #[tokio::test]
 async fn twenty_concurrent_slider_changes_lose_none() {
-    let (_dir, sandbox, cluster, _client) = env().await;
+    let Env {
+        sandbox, cluster, ..
+    } = bookinfo().await;
     cluster
         .create_job(
             NS,
@@ -130,7 +96,12 @@ async fn twenty_concurrent_slider_changes_lose_none() {
 
 #[tokio::test]
 async fn bad_jobs_are_refused_before_anything_is_created() {
-    let (_dir, sandbox, cluster, client) = env().await;
+    let Env {
+        sandbox,
+        cluster,
+        client,
+        ..
+    } = bookinfo().await;
     // Version already in use, bad image, bad name: one message listing each.
     let mut s = spec("reviews", Strategy::TrafficRatio { new_percent: 50 });
     s.new_version = "v1".into();
@@ -348,11 +319,13 @@ fn rendered_objects_validate_against_istios_schemas() {
 
 #[tokio::test]
 async fn the_controllers_status_writes_do_not_make_a_persons_change_stale() {
-    let (_dir, sandbox, cluster, client) = env().await;
-    let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
-    let controller = tokio::spawn(release_controller::run(client.clone(), async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    }));
+    let Env {
+        sandbox,
+        cluster,
+        client,
+        ..
+    } = bookinfo().await;
+    let (stop, controller) = controller(&client);
     // What the person's page shows right after creating the job.
     let seen = cluster
         .create_job(

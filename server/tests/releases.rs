@@ -7,81 +7,17 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use sluice_app::domain::release::{ReleaseSpec, Strategy};
-use sluice_sandbox::{Sandbox, SandboxConfig};
-use sluice_server::kube::release_controller;
+use sluice_sandbox::Sandbox;
 use sluice_server::kube::releases::{Phase, ReleaseJob, ReleaseJobSpec};
 
-const NS: &str = "demo-project";
+#[path = "support/bookinfo.rs"]
+mod support;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    sandbox: Sandbox,
-    client: kube::Client,
-}
-
-async fn env() -> Env {
-    // RUST_LOG=sluice_server=debug shows the controller's decisions when a test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = SandboxConfig::new(dir.path().join("data"));
-    cfg.pod_ready_delay = Duration::from_millis(300);
-    let sandbox = Sandbox::start(cfg).await.unwrap();
-    let kc = kube::config::Kubeconfig::read_from(sandbox.kubeconfig_path()).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-        .await
-        .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
-    // Bookinfo with sidecars, as Deploy Sample Application leaves it.
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            NS,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"istio-injection": "enabled"}}})),
-        )
-        .await
-        .unwrap();
-    for o in sluice_app::domain::sample_app::plan(NS, "bookinfo.demo-project.localhost").unwrap() {
-        let (group, version) = o
-            .api_version
-            .split_once('/')
-            .unwrap_or(("", &o.api_version));
-        let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, &o.kind));
-        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(o.object).unwrap(),
-            )
-            .await
-            .unwrap();
-    }
-    release_controller::ensure_crd(&client).await.unwrap();
-    Env {
-        _dir: dir,
-        sandbox,
-        client,
-    }
-}
-
-fn controller(
-    client: &kube::Client,
-) -> (
-    tokio::sync::watch::Sender<bool>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(release_controller::run(client.clone(), async move {
-        let _ = rx.wait_for(|s| *s).await;
-    }));
-    (tx, task)
-}
+use support::{NS, bookinfo as env, controller};
 
 fn job(name: &str, component: &str, base: &str, image: &str, strategy: Strategy) -> ReleaseJob {
     ReleaseJob::new(

@@ -1,0 +1,86 @@
+//! Shared set-up for the release tests (included with `#[path]`, so it is not a test crate
+//! of its own): the sandbox with Bookinfo deployed the way Deploy Sample Application
+//! leaves it (sidecar injection on), the ReleaseJob CRD installed, and the release
+//! controller started on demand.
+
+// Each test crate that includes this uses a different part of it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::json;
+use sluice_sandbox::{Sandbox, SandboxConfig};
+use sluice_server::kube::cluster::KubeCluster;
+use sluice_server::kube::connect::from_kubeconfig_file;
+use sluice_server::kube::release_controller;
+
+pub const NS: &str = "demo-project";
+
+pub struct Env {
+    pub _dir: tempfile::TempDir,
+    pub sandbox: Sandbox,
+    /// The console's cluster port, over the sandbox's kubeconfig.
+    pub cluster: Arc<KubeCluster>,
+    pub client: kube::Client,
+}
+
+pub async fn bookinfo() -> Env {
+    // RUST_LOG=sluice_server=debug shows the controller's decisions when a test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SandboxConfig::new(dir.path().join("data"));
+    cfg.pod_ready_delay = Duration::from_millis(300);
+    let sandbox = Sandbox::start(cfg).await.unwrap();
+    let cluster = Arc::new(from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await);
+    let client = cluster.client().unwrap();
+    release_controller::ensure_crd(&client).await.unwrap();
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            NS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"istio-injection": "enabled"}}})),
+        )
+        .await
+        .unwrap();
+    for o in sluice_app::domain::sample_app::plan(NS, "bookinfo.demo-project.localhost").unwrap() {
+        let (group, version) = o
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &o.api_version));
+        let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(group, version, &o.kind));
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(o.object).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    Env {
+        _dir: dir,
+        sandbox,
+        cluster,
+        client,
+    }
+}
+
+/// Starts the release controller; send `true` to stop it, then await the task.
+pub fn controller(
+    client: &kube::Client,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(release_controller::run(client.clone(), async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    (tx, task)
+}
