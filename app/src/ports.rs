@@ -46,6 +46,8 @@ pub trait ClusterPort: Send + Sync + 'static {
     -> Result<Vec<ObjectRef>, AppError>;
     /// Turns Istio sidecar injection on or off for a project (`istio-injection` label).
     async fn set_sidecar_injection(&self, project: &str, enabled: bool) -> Result<(), AppError>;
+    /// Sets the project's trace sampling (percent) with an Istio Telemetry it manages.
+    async fn set_trace_sampling(&self, project: &str, percent: u8) -> Result<(), AppError>;
 }
 
 /// The metrics backend (Prometheus).

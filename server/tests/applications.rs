@@ -366,3 +366,118 @@ async fn sidecar_injection_is_a_project_setting() {
     assert_eq!(view["project"]["sidecar_injection"], false, "{view}");
     env.sandbox.shutdown().await;
 }
+
+async fn traces_of_productpage(jaeger: std::net::SocketAddr) -> usize {
+    let v: Value = reqwest::get(format!(
+        "http://{jaeger}/api/traces?service=productpage.demo-project&limit=10000&lookback=1h"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    v["data"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn visit(ingress: std::net::SocketAddr, n: usize) {
+    let http = reqwest::Client::new();
+    for _ in 0..n {
+        let res = http
+            .get(format!("http://{ingress}/productpage?u=normal"))
+            .header("host", "bookinfo.demo-project.localhost")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn trace_sampling_is_a_project_setting_the_mesh_honours() {
+    let env = env().await;
+    let (status, _) = call(
+        &env.state,
+        post("/api/deploy_sample_app", "project=demo-project"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..100 {
+        let (_, v) = call(
+            &env.state,
+            get("/api/list_applications?project=demo-project"),
+        )
+        .await;
+        let ready = v["applications"][0]["app"]["components"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .flat_map(|c| c["workloads"].as_array().cloned().unwrap_or_default())
+                    .filter(|w| w["ready"] == 1)
+                    .count()
+            });
+        if ready == Some(4) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, v) = call(
+        &env.state,
+        get("/api/list_applications?project=demo-project"),
+    )
+    .await;
+    assert_eq!(v["trace_sampling"], Value::Null, "mesh default until set");
+
+    // Out of range is refused with the fix.
+    let (status, err) = call(
+        &env.state,
+        post(
+            "/api/set_trace_sampling",
+            "project=demo-project&percent=101",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(
+        err["Invalid"].as_str().unwrap().contains("choose 0 to 100"),
+        "{err}"
+    );
+
+    // 0 %: requests through the project's gateway are not traced.
+    let (status, err) = call(
+        &env.state,
+        post("/api/set_trace_sampling", "project=demo-project&percent=0"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{err}");
+    let (_, v) = call(
+        &env.state,
+        get("/api/list_applications?project=demo-project"),
+    )
+    .await;
+    assert_eq!(v["trace_sampling"], 0, "{v}");
+    tokio::time::sleep(Duration::from_millis(500)).await; // the mesh picks the Telemetry up
+    let before = traces_of_productpage(env.sandbox.jaeger_addr()).await;
+    visit(env.sandbox.ingress_addr(), 20).await;
+    assert_eq!(
+        traces_of_productpage(env.sandbox.jaeger_addr()).await,
+        before
+    );
+
+    // 100 %: every request is traced.
+    let (status, _) = call(
+        &env.state,
+        post(
+            "/api/set_trace_sampling",
+            "project=demo-project&percent=100",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    visit(env.sandbox.ingress_addr(), 5).await;
+    assert_eq!(
+        traces_of_productpage(env.sandbox.jaeger_addr()).await,
+        before + 5
+    );
+    env.sandbox.shutdown().await;
+}

@@ -37,6 +37,12 @@ pub async fn set_sidecar_injection(project: String, enabled: bool) -> Result<(),
     super::reply(ssr::set_injection(project, enabled).await)
 }
 
+/// Sets the share of requests traced for the project (0 to 100 %).
+#[server(endpoint = "set_trace_sampling")]
+pub async fn set_trace_sampling(project: String, percent: u8) -> Result<(), AppError> {
+    super::reply(ssr::set_sampling(project, percent).await)
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use crate::domain::applications::{
@@ -151,6 +157,19 @@ mod ssr {
             leptos::logging::error!("restoring sidecar injection of {project}: {e}");
         }
         created
+    }
+
+    pub async fn set_sampling(project: String, percent: u8) -> Result<(), AppError> {
+        check_project(&project)?;
+        if percent > 100 {
+            return Err(AppError::Invalid(format!(
+                "Trace sampling of {percent}% is out of range: choose 0 to 100."
+            )));
+        }
+        use_ports()?
+            .cluster
+            .set_trace_sampling(&project, percent)
+            .await
     }
 
     pub async fn set_injection(project: String, enabled: bool) -> Result<(), AppError> {

@@ -165,6 +165,9 @@ pub struct ProjectInventory {
     pub services: Vec<ServiceInfo>,
     pub workloads: Vec<WorkloadInfo>,
     pub routes: Vec<AppRoute>,
+    /// Trace sampling (percent) set for the project by an Istio Telemetry; `None` = the
+    /// mesh-wide default.
+    pub trace_sampling: Option<u8>,
 }
 
 /// The Applications page's data: the project and its applications with their routes.
@@ -172,6 +175,7 @@ pub struct ProjectInventory {
 pub struct ApplicationsView {
     pub project: crate::domain::projects::Project,
     pub applications: Vec<ApplicationView>,
+    pub trace_sampling: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +202,7 @@ impl ApplicationsView {
         ApplicationsView {
             project: inv.project,
             applications,
+            trace_sampling: inv.trace_sampling,
         }
     }
 }

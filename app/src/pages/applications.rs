@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_query_map};
 
 use super::ChooseProject;
-use crate::api::applications::{SetSidecarInjection, list_applications};
+use crate::api::applications::{SetSidecarInjection, SetTraceSampling, list_applications};
 use crate::components::deploy_sample_dialog::{
     CONFIRM_DEPLOY_SAMPLE, CONFIRM_PARAM, DeploySampleDialog,
 };
@@ -99,11 +99,16 @@ fn ApplicationList(project: String, tick: RwSignal<u32>) -> impl IntoView {
 fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoView {
     let project = view.project.clone();
     let toggle = ServerAction::<SetSidecarInjection>::new();
+    let sampling = ServerAction::<SetTraceSampling>::new();
     Effect::new(move || {
-        if let Some(Ok(())) = toggle.value().get() {
+        let toggled = matches!(toggle.value().get(), Some(Ok(())));
+        let sampled = matches!(sampling.value().get(), Some(Ok(())));
+        if toggled || sampled {
             tick.update(|t| *t = t.wrapping_add(1));
         }
     });
+    let sampling_now = view.trace_sampling;
+    let sampling_project = project.name.clone();
     let injection = project.sidecar_injection;
     let project_name = project.name.clone();
     let governance = view! {
@@ -121,11 +126,35 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
                     {if injection { "Disable sidecar injection" } else { "Enable sidecar injection" }}
                 </button>
             </ActionForm>
+            <span>
+                "Trace sampling: "
+                <strong data-testid="trace-sampling">
+                    {match sampling_now {
+                        Some(p) => format!("{p}%"),
+                        None => "mesh default".to_string(),
+                    }}
+                </strong>
+            </span>
+            <ActionForm action=sampling>
+                <input type="hidden" name="project" value=sampling_project />
+                <input
+                    type="number"
+                    name="percent"
+                    class="small-input"
+                    min="0"
+                    max="100"
+                    aria-label="Trace sampling (%)"
+                    value=sampling_now.unwrap_or(100).to_string()
+                />
+                " % "
+                <button type="submit" class="button secondary">"Set sampling"</button>
+            </ActionForm>
             {move || {
                 toggle
                     .value()
                     .get()
                     .and_then(Result::err)
+                    .or_else(|| sampling.value().get().and_then(Result::err))
                     .map(|e| view! { <p class="panel-error" role="alert">{e.to_string()}</p> })
             }}
         </section>

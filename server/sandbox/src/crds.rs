@@ -27,6 +27,8 @@ use serde_json::Value;
 
 /// Istio's three networking CRDs, extracted unmodified from Istio's `crd-all.gen.yaml`.
 const ISTIO_NETWORKING_YAML: &str = include_str!("../crds/istio-networking.yaml");
+/// Istio's Telemetry, for per-project trace sampling.
+const ISTIO_TELEMETRY_YAML: &str = include_str!("../crds/istio-telemetry.yaml");
 /// The Gateway API HTTPRoute CRD (standard channel), copied as is.
 const GATEWAY_API_HTTPROUTES_YAML: &str =
     include_str!("../crds/gateway.networking.k8s.io_httproutes.yaml");
@@ -44,7 +46,11 @@ pub fn builtin_crds() -> Vec<Value> {
 fn builtin_crds_ref() -> &'static [Value] {
     BUILTIN_CRDS.get_or_init(|| {
         let mut crds = Vec::new();
-        for source in [ISTIO_NETWORKING_YAML, GATEWAY_API_HTTPROUTES_YAML] {
+        for source in [
+            ISTIO_NETWORKING_YAML,
+            ISTIO_TELEMETRY_YAML,
+            GATEWAY_API_HTTPROUTES_YAML,
+        ] {
             // The YAML is embedded at compile time and covered by tests, so a failure here is
             // a build defect, not something a user can cause.
             crds.extend(
@@ -348,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn builtins_are_the_four_served_crds() {
+    fn builtins_are_the_five_served_crds() {
         let crds = builtin_crds();
         let mut names: Vec<&str> = crds
             .iter()
@@ -365,6 +371,7 @@ mod tests {
                 "destinationrules.networking.istio.io",
                 "gateways.networking.istio.io",
                 "httproutes.gateway.networking.k8s.io",
+                "telemetries.telemetry.istio.io",
                 "virtualservices.networking.istio.io",
             ]
         );

@@ -76,7 +76,7 @@ pub use load::{LoadConfig, LoadError, LoadStatus, LoadTarget};
 pub use snapshot::MeshSnapshot;
 
 use metrics::MetricsRegistry;
-use routing::{Headers, RequestView, route_ingress};
+use routing::{Headers, IngressVia, RequestView, route_ingress};
 use sim::{Caller, Req, Sim, World};
 use traces::{TraceRecord, TraceStore};
 
@@ -287,12 +287,12 @@ impl Mesh {
     pub fn handle_ingress(&self, req: IngressRequest) -> IngressResponse {
         let world = self.world();
         let config = &self.inner.config;
-        let (seed, sampled, trace_id) = {
+        let (seed, sample_roll, trace_id) = {
             let mut rng = lock(&self.inner.rng);
             let seed: u64 = rng.random();
-            let sampled = rng.random::<f64>() < config.trace_sample_rate;
+            let sample_roll = rng.random::<f64>();
             let trace_id: u128 = rng.random::<u128>().max(1);
-            (seed, sampled, trace_id)
+            (seed, sample_roll, trace_id)
         };
         let mut rng = StdRng::seed_from_u64(seed);
         let mut headers =
@@ -342,6 +342,17 @@ impl Mesh {
             scheme: "http",
         };
         let routed = route_ingress(&world.snapshot, &view, &mut rng);
+        // The gateway decides sampling: the Telemetry of the namespace whose Gateway took
+        // the request (a project's own gateway, as in KubeSphere), else the mesh-wide one.
+        let gateway_ns = match &routed.via {
+            IngressVia::IstioGateway { namespace, .. }
+            | IngressVia::KubeGateway { namespace, .. } => Some(namespace.as_str()),
+            IngressVia::None => None,
+        };
+        let sampled = sample_roll
+            < world
+                .snapshot
+                .sampling_for(gateway_ns, config.trace_sample_rate);
         let caller = Caller {
             peer: world.gateway_peer(&routed.via),
         };

@@ -33,6 +33,7 @@ fn watched_keys() -> Vec<String> {
         ("gateways", "networking.istio.io"),
         ("httproutes", "gateway.networking.k8s.io"),
         ("gateways", "gateway.networking.k8s.io"),
+        ("telemetries", "telemetry.istio.io"),
     ] {
         k.push(storage_key(plural, group));
     }

@@ -44,11 +44,14 @@ pub async fn inventory(
         .collect();
     let virtual_services = list_virtual_services(client, project).await?;
     let routes = ingress_routes(&virtual_services, &services, ingress);
+    let telemetries =
+        list_dynamic(client, project, "telemetry.istio.io", "v1", "Telemetry").await?;
     Ok(ProjectInventory {
         project: project_of(namespace),
         services,
         workloads,
         routes,
+        trace_sampling: telemetries.iter().find_map(namespace_sampling),
     })
 }
 
@@ -68,8 +71,21 @@ async fn list_virtual_services(
     .await
 }
 
+/// The sampling percentage of a namespace-wide Telemetry (no selector).
+pub fn namespace_sampling(telemetry: &Value) -> Option<u8> {
+    let spec = &telemetry["spec"];
+    if !spec["selector"].is_null() || !spec["targetRefs"].is_null() {
+        return None;
+    }
+    spec["tracing"]
+        .as_array()?
+        .iter()
+        .find_map(|t| t["randomSamplingPercentage"].as_f64())
+        .map(|p| p.clamp(0.0, 100.0).round() as u8)
+}
+
 /// Objects of a CRD kind in a project; empty when the CRD is not installed.
-async fn list_dynamic(
+pub(crate) async fn list_dynamic(
     client: &Client,
     project: &str,
     group: &str,

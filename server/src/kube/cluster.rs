@@ -126,6 +126,9 @@ impl KubeCluster {
     }
 }
 
+/// The Telemetry object through which the console sets a project's trace sampling.
+const TELEMETRY_NAME: &str = "sluice-tracing";
+
 fn is_not_found(e: &::kube::Error) -> bool {
     matches!(e, ::kube::Error::Api(s) if s.code == 404)
 }
@@ -200,6 +203,46 @@ impl ClusterPort for KubeCluster {
         apply::create_all(&client, &objects)
             .await
             .map_err(|e| self.apply_error("creating objects", e))
+    }
+
+    async fn set_trace_sampling(&self, project: &str, percent: u8) -> Result<(), AppError> {
+        use ::kube::api::{DynamicObject, PostParams};
+        use ::kube::discovery::ApiResource;
+        let ar = ApiResource::from_gvk(&::kube::api::GroupVersionKind::gvk(
+            "telemetry.istio.io",
+            "v1",
+            "Telemetry",
+        ));
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client()?, project, &ar);
+        let desired: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "telemetry.istio.io/v1", "kind": "Telemetry",
+            "metadata": {"name": TELEMETRY_NAME, "namespace": project,
+                         "labels": {"app.kubernetes.io/managed-by": "sluice"}},
+            "spec": {"tracing": [{"randomSamplingPercentage": f64::from(percent)}]},
+        }))
+        .map_err(|e| AppError::Internal(format!("build the Telemetry object ({e})")))?;
+        let result = match api.get_opt(TELEMETRY_NAME).await {
+            Ok(None) => api
+                .create(&PostParams::default(), &desired)
+                .await
+                .map(|_| ()),
+            Ok(Some(existing)) => {
+                let mut next = desired;
+                next.metadata.resource_version = existing.metadata.resource_version;
+                api.replace(TELEMETRY_NAME, &PostParams::default(), &next)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| match &e {
+            ::kube::Error::Api(s) if s.code == 404 => AppError::Unavailable(
+                "Trace sampling needs Istio's Telemetry API (telemetry.istio.io), which this \
+                 cluster does not serve: install Istio, or set sampling in Istio's mesh config."
+                    .into(),
+            ),
+            _ => self.api_error("setting trace sampling", e),
+        })
     }
 
     async fn set_sidecar_injection(&self, project: &str, enabled: bool) -> Result<(), AppError> {

@@ -33,6 +33,37 @@ pub struct MeshSnapshot {
     /// Gateway API `gateway.networking.k8s.io` Gateways.
     pub kube_gateways: Vec<KubeGateway>,
     pub http_routes: Vec<HttpRoute>,
+    /// Trace sampling (0..=1) by namespace, from namespace-wide Istio `Telemetry` objects
+    /// (`spec.tracing[].randomSamplingPercentage`, no selector); `istio-system` is the
+    /// mesh-wide setting.
+    pub trace_sampling: BTreeMap<String, f64>,
+}
+
+impl MeshSnapshot {
+    /// The sampling rate for a request entering through a Gateway in `namespace`: that
+    /// namespace's Telemetry, else the mesh-wide one, else `default`.
+    pub fn sampling_for(&self, namespace: Option<&str>, default: f64) -> f64 {
+        namespace
+            .and_then(|ns| self.trace_sampling.get(ns))
+            .or_else(|| self.trace_sampling.get("istio-system"))
+            .copied()
+            .unwrap_or(default)
+    }
+}
+
+/// The sampling percentage of a namespace-wide Telemetry, as a rate.
+fn parse_telemetry_sampling(obj: &Value) -> Option<(String, f64)> {
+    let spec = obj.get("spec")?;
+    if spec.get("selector").is_some() || spec.get("targetRefs").is_some() {
+        return None; // workload-scoped: not a project setting
+    }
+    let pct = spec
+        .get("tracing")?
+        .as_array()?
+        .iter()
+        .find_map(|t| t.get("randomSamplingPercentage")?.as_f64())?;
+    let ns = obj.get("metadata")?.get("namespace")?.as_str()?.to_string();
+    Some((ns, (pct / 100.0).clamp(0.0, 1.0)))
 }
 
 /// Metadata shared by every object.
@@ -366,6 +397,11 @@ impl MeshSnapshot {
                 }
                 ("gateway.networking.k8s.io", "Gateway") => {
                     snap.kube_gateways.extend(parse_kube_gateway(obj))
+                }
+                ("telemetry.istio.io", "Telemetry") => {
+                    if let Some((ns, rate)) = parse_telemetry_sampling(obj) {
+                        snap.trace_sampling.insert(ns, rate);
+                    }
                 }
                 ("gateway.networking.k8s.io", "HTTPRoute") => {
                     snap.http_routes.extend(parse_http_route(obj))
