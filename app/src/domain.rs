@@ -11,3 +11,4 @@ pub mod refresh;
 pub mod release;
 #[cfg(feature = "ssr")]
 pub mod sample_app;
+pub mod traces;
