@@ -371,42 +371,7 @@ impl Req {
         } else {
             Subresource::Main
         };
-        let def = Arc::clone(&self.def);
-        let version = self.version().to_string();
-        let fv = self.query.field_validation;
-        let (ns, name, dry_run) = (
-            self.ns().to_string(),
-            self.name().to_string(),
-            self.query.dry_run,
-        );
-        let (updated, warnings) = self
-            .ctx
-            .store
-            .blocking(move |s| {
-                let mut warnings = Vec::new();
-                let updated = s.update_with(&def, &ns, &name, sub, dry_run, |current| {
-                    warnings = admission::admit(
-                        admission::Request {
-                            def: &def,
-                            version: &version,
-                            field_validation: fv,
-                            old: Some(current),
-                            subresource: sub,
-                        },
-                        &mut obj,
-                    )?;
-                    Ok(convert::to_storage(&def, obj))
-                })?;
-                Ok((updated, warnings))
-            })
-            .await?;
-        if self.def.is_crd() && !dry_run {
-            self.refresh_crds().await?;
-        }
-        Ok(with_warnings(
-            self.respond(StatusCode::OK, &updated)?,
-            &warnings,
-        ))
+        self.write_existing(sub, move |_, _, _| Ok(obj)).await
     }
 
     async fn patch(&self, body: Bytes, target: Target) -> Result<Response> {
@@ -424,6 +389,20 @@ impl Req {
         } else {
             Subresource::Main
         };
+        self.write_existing(sub, move |def, version, current| {
+            let shown = convert::from_storage(def, version, current);
+            Ok(patch::apply(kind, &shown, &body)?)
+        })
+        .await
+    }
+
+    /// The write path shared by update and patch: `make` builds the new object from the
+    /// stored one (in the request's version); admission, conversion and the store's
+    /// conflict handling then run under the store lock, identically for both verbs.
+    async fn write_existing<F>(&self, sub: Subresource, make: F) -> Result<Response>
+    where
+        F: FnOnce(&ResourceDef, &str, &Value) -> Result<Value> + Send + 'static,
+    {
         let def = Arc::clone(&self.def);
         let version = self.version().to_string();
         let fv = self.query.field_validation;
@@ -438,8 +417,7 @@ impl Req {
             .blocking(move |s| {
                 let mut warnings = Vec::new();
                 let updated = s.update_with(&def, &ns, &name, sub, dry_run, |current| {
-                    let shown = convert::from_storage(&def, &version, current);
-                    let mut patched = patch::apply(kind, &shown, &body)?;
+                    let mut obj = make(&def, &version, current)?;
                     warnings = admission::admit(
                         admission::Request {
                             def: &def,
@@ -448,9 +426,9 @@ impl Req {
                             old: Some(current),
                             subresource: sub,
                         },
-                        &mut patched,
+                        &mut obj,
                     )?;
-                    Ok(convert::to_storage(&def, patched))
+                    Ok(convert::to_storage(&def, obj))
                 })?;
                 Ok((updated, warnings))
             })
