@@ -84,6 +84,70 @@ pub fn line_chart(
     svg
 }
 
+/// Margin around the plotting area, in pixels, of every chart here.
+const MARGIN: u32 = 4;
+
+/// One dot of a scatter plot: x (e.g. unix seconds), y (e.g. milliseconds), and whether it
+/// is an error (drawn red and larger).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dot {
+    pub x: f64,
+    pub y: f64,
+    pub error: bool,
+}
+
+/// Where a value lands in a chart of `width` × `height` over `[x0, x1]` × `[0, top]`, as
+/// percentages of the chart box from its left and top edge: HTML overlays (links on dots)
+/// line up with the SVG at any rendered size.
+pub fn position(x: f64, y: f64, x0: f64, x1: f64, top: f64, width: u32, height: u32) -> (f64, f64) {
+    let (w, h, m) = (f64::from(width), f64::from(height), f64::from(MARGIN));
+    let span = if x1 > x0 { x1 - x0 } else { 1.0 };
+    let top = top.max(f64::MIN_POSITIVE);
+    // Plotters maps a range onto the pixels `MARGIN ..= size - MARGIN - 1`.
+    let px = m + (x - x0) / span * (w - 2.0 * m - 1.0);
+    let py = m + (1.0 - y.clamp(0.0, top) / top) * (h - 2.0 * m - 1.0);
+    (px / w * 100.0, py / h * 100.0)
+}
+
+/// Renders dots over `[x0, x1]` × `[0, top]` as SVG: successes blue, errors red.
+pub fn scatter_chart(dots: &[Dot], x0: f64, x1: f64, top: f64, width: u32, height: u32) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+        let top = top.max(f64::MIN_POSITIVE);
+        let built = ChartBuilder::on(&root)
+            .margin(MARGIN)
+            .build_cartesian_2d(x0..x1, 0.0..top);
+        if let Ok(mut chart) = built {
+            for q in 1..4 {
+                let y = top * f64::from(q) / 4.0;
+                let _ = chart.draw_series(LineSeries::new(
+                    [(x0, y), (x1, y)],
+                    RGBColor(230, 234, 238).stroke_width(1),
+                ));
+            }
+            let (r, g, b) = PALETTE[0];
+            let ok = RGBColor(r, g, b).mix(0.7).filled();
+            let (r, g, b) = PALETTE[4];
+            let bad = RGBColor(r, g, b).filled();
+            let _ = chart.draw_series(
+                dots.iter()
+                    .filter(|d| !d.error && d.y.is_finite())
+                    .map(|d| Circle::new((d.x, d.y.min(top)), 4, ok)),
+            );
+            let _ = chart.draw_series(
+                dots.iter()
+                    .filter(|d| d.error && d.y.is_finite())
+                    .map(|d| Circle::new((d.x, d.y.min(top)), 5, bad)),
+            );
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +183,59 @@ mod tests {
     fn an_empty_chart_is_still_valid_svg() {
         let svg = line_chart(&[], 0.0, 0.0, y_top(&[], 1.0), 100, 50);
         assert!(svg.contains("</svg>"));
+    }
+
+    #[test]
+    fn scatter_dots_are_circles_coloured_by_outcome_and_positions_match() {
+        let dots = [
+            Dot {
+                x: 0.0,
+                y: 10.0,
+                error: false,
+            },
+            Dot {
+                x: 5.0,
+                y: 40.0,
+                error: true,
+            },
+            Dot {
+                x: 10.0,
+                y: 20.0,
+                error: false,
+            },
+        ];
+        let svg = scatter_chart(&dots, 0.0, 10.0, 40.0, 200, 100);
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+        assert_eq!(
+            svg.matches("fill=\"#CC3D3D\"").count(),
+            1,
+            "one red error dot: {svg}"
+        );
+        // Every circle is within a pixel of where `position` puts its overlay.
+        let centres: Vec<(f64, f64)> = svg
+            .lines()
+            .filter(|l| l.starts_with("<circle"))
+            .map(|l| {
+                let attr = |name: &str| -> f64 {
+                    let rest = &l[l.find(&format!("{name}=\"")).unwrap() + name.len() + 2..];
+                    rest[..rest.find('"').unwrap()].parse().unwrap()
+                };
+                (attr("cx"), attr("cy"))
+            })
+            .collect();
+        let mut expected: Vec<(f64, f64)> = [dots[0], dots[2], dots[1]]
+            .iter()
+            .map(|d| {
+                let (l, t) = position(d.x, d.y, 0.0, 10.0, 40.0, 200, 100);
+                (l * 2.0, t)
+            })
+            .collect();
+        for (c, e) in centres.iter().zip(expected.drain(..)) {
+            assert!(
+                (c.0 - e.0).abs() <= 1.0 && (c.1 - e.1).abs() <= 1.0,
+                "{c:?} vs {e:?}"
+            );
+        }
+        assert_eq!(centres.len(), 3);
     }
 }

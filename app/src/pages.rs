@@ -7,6 +7,7 @@ pub mod home;
 pub mod not_found;
 pub mod release_detail;
 pub mod release_wizard;
+pub mod trace_detail;
 pub mod tracing;
 pub mod traffic_management;
 

@@ -11,6 +11,7 @@ use crate::components::side_nav::SideNav;
 use crate::components::top_bar::TopBar;
 use crate::pages::release_detail::ReleaseDetailPage;
 use crate::pages::release_wizard::ReleaseWizardPage;
+use crate::pages::trace_detail::TraceDetailPage;
 use crate::pages::{
     application_detail::ApplicationDetailPage, applications::ApplicationsPage,
     grayscale_release::GrayscaleReleasePage, home::HomePage, not_found::NotFoundPage,
@@ -91,6 +92,11 @@ fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
                         />
                         <Route path=path!("/traffic-management") ssr=SsrMode::InOrder view=TrafficManagementPage />
                         <Route path=path!("/tracing") ssr=SsrMode::InOrder view=TracingPage />
+                        <Route
+                            path=path!("/tracing/traces/:trace")
+                            ssr=SsrMode::InOrder
+                            view=TraceDetailPage
+                        />
                     </Routes>
                 </main>
             </div>

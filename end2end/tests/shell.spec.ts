@@ -11,7 +11,8 @@ const SECTIONS = [
 ];
 
 // Each page shows the selected project: Applications and Grayscale Release list its
-// (here: no) applications and jobs, the sections still to come say so for that project.
+// (here: no) applications and jobs, Tracing searches its services, Traffic Management
+// says there is nothing to draw in it.
 async function expectProjectShown(page: Page, path: string, project: string) {
   if (path === '/applications') {
     await expect(page.getByRole('heading', { name: `No applications in ${project} yet` })).toBeVisible();
@@ -19,6 +20,10 @@ async function expectProjectShown(page: Page, path: string, project: string) {
     // The project's (empty) job list, and the modes that start the wizard for it.
     await expect(page.getByText('No release jobs in this project')).toBeVisible();
     await expect(page.locator('.mode-card a').first()).toHaveAttribute('href', new RegExp(`project=${project}`));
+  } else if (path === '/tracing') {
+    // The search form is for the project's services.
+    await expect(page.locator('input[type="hidden"][name="project"]')).toHaveValue(project);
+    await expect(page.getByText(new RegExp(`e\\.g\\. productpage\\.${project}\\.`))).toBeVisible();
   } else {
     await expect(page.locator('.empty-state strong')).toHaveText(project);
   }

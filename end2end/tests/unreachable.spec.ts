@@ -34,3 +34,14 @@ test('the server function answers 503 with a typed error', async ({ request }) =
   expect(body.Cluster.kind).toBe('Unreachable');
   expect(body.Cluster.target.server).toBe('https://127.0.0.1:9');
 });
+
+test('Tracing without Jaeger says which flag to set; the rest of the page still works', async ({ page }) => {
+  await page.goto('/tracing?project=demo&service=productpage.demo');
+  const panel = page.getByRole('region', { name: 'Traces' }).getByRole('alert');
+  await expect(panel).toContainText('Jaeger');
+  await expect(panel).toContainText('--jaeger-url');
+  // The search form is still there, with the service as typed, and the navigation works.
+  await expect(page.locator('input[name="service"]')).toHaveValue('productpage.demo');
+  await page.getByRole('link', { name: 'Grayscale Release' }).click();
+  await expect(page).toHaveURL(/\/grayscale-release/);
+});

@@ -47,6 +47,17 @@ pub struct Config {
     #[arg(long, env = "SLUICE_JAEGER_URL", value_name = "URL")]
     pub jaeger_url: Option<Url>,
 
+    /// Which Jaeger query API to use: v1 (/api/traces, Jaeger up to v2.20), v3 (the stable
+    /// /api/v3, OTLP JSON), or auto: probe /api/v3/services, then /api/services.
+    #[arg(
+        long,
+        env = "SLUICE_JAEGER_API",
+        value_enum,
+        value_name = "API",
+        default_value = "auto"
+    )]
+    pub jaeger_api: crate::backends::JaegerApi,
+
     /// Directory holding the built front end (pkg/ with the wasm bundle, CSS, assets).
     /// The README commands build it there.
     #[arg(

@@ -97,7 +97,7 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
     let ports = ports(
         connection.cluster,
         Prometheus(prometheus),
-        Jaeger(HttpBackend::jaeger(jaeger_url, http)),
+        Jaeger(HttpBackend::jaeger(jaeger_url, http).api(cfg.jaeger_api)),
         traffic,
     );
     Ok(Context {

@@ -4,8 +4,19 @@
 //! fixtures; the Tracing views and the server's Jaeger client build on it. Trace data is
 //! untrusted: values are kept as text and rendered as text.
 
+pub mod search;
+pub mod timeline;
+mod v1_wire;
+pub mod view;
+
+pub use v1_wire::parse_jaeger_v1_bytes;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use search::{TraceQuery, TraceSummary};
+pub use timeline::{SpanFilter, critical_path, visible_rows, window};
+pub use view::{SpanDetail, SpanRow, TraceView};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
@@ -154,6 +165,7 @@ fn v1_trace(t: &Value) -> Result<Trace, TraceParseError> {
         .ok_or(TraceParseError::Shape("a trace without spans[]"))?;
     let processes = &t["processes"];
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    let mut seen = Dedup::default();
     for s in spans {
         let refs = s["references"].as_array().cloned().unwrap_or_default();
         let parent_id = refs
@@ -194,16 +206,91 @@ fn v1_trace(t: &Value) -> Result<Trace, TraceParseError> {
                 .unwrap_or_default(),
             error,
         };
-        // Exporters can send the same span twice; keep one copy (spans that merely
-        // share an ID but differ are kept: the backend returned both).
-        if !out.contains(&span) {
-            out.push(span);
-        }
+        seen.push(&mut out, span);
     }
     Ok(Trace {
         trace_id: text(&t["traceID"]).to_ascii_lowercase(),
         spans: out,
     })
+}
+
+/// Exporters can send the same span twice; keep one copy (spans that merely share an ID
+/// but differ are kept: the backend returned both). Indexed by span ID, so a 50,000-span
+/// trace is not compared span by span.
+#[derive(Default)]
+struct Dedup(std::collections::HashMap<String, Vec<usize>>);
+
+impl Dedup {
+    fn push(&mut self, spans: &mut Vec<Span>, span: Span) {
+        let same_id = self.0.entry(span.span_id.clone()).or_default();
+        if !same_id.iter().any(|&i| spans[i] == span) {
+            same_id.push(spans.len());
+            spans.push(span);
+        }
+    }
+}
+
+/// The error text of a Jaeger answer: v1's envelope `errors[].msg`, or api_v3's
+/// (grpc-gateway) `{"error": {"httpCode", "message"}}`.
+pub fn backend_error(body: &Value) -> Option<String> {
+    if let Some(errors) = body["errors"].as_array().filter(|e| !e.is_empty()) {
+        return Some(
+            errors
+                .iter()
+                .map(|e| text(&e["msg"]))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
+    let e = &body["error"];
+    e.get("message")
+        .or_else(|| e.get("msg"))
+        .map(text)
+        .or_else(|| body.get("message").map(text))
+        .filter(|m| !m.is_empty())
+}
+
+/// Service names from `/api/services` (v1: `data: [names]`) or `/api/v3/services`
+/// (`services: [names]`), sorted and deduplicated.
+pub fn parse_services(body: &Value) -> Result<Vec<String>, TraceParseError> {
+    if let Some(msg) = backend_error(body) {
+        return Err(TraceParseError::Backend(msg));
+    }
+    let items = match (body.get("data"), body.get("services")) {
+        (Some(Value::Array(a)), _) | (_, Some(Value::Array(a))) => a,
+        // Jaeger sends `null` (v1) or leaves the field out (v3, proto JSON) when empty.
+        (Some(Value::Null), _) | (None, None) | (_, Some(Value::Null)) => return Ok(Vec::new()),
+        _ => return Err(TraceParseError::Shape("no data[] and no services[]")),
+    };
+    let mut out: Vec<String> = items.iter().map(text).filter(|s| !s.is_empty()).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Operation names from `/api/services/{s}/operations` (v1: `data: [names]`),
+/// `/api/operations` (v1: `data: [{name, spanKind}]`) or `/api/v3/operations`
+/// (`operations: [{name, spanKind}]`), sorted and deduplicated (all span kinds).
+pub fn parse_operations(body: &Value) -> Result<Vec<String>, TraceParseError> {
+    if let Some(msg) = backend_error(body) {
+        return Err(TraceParseError::Backend(msg));
+    }
+    let items = match (body.get("data"), body.get("operations")) {
+        (Some(Value::Array(a)), _) | (_, Some(Value::Array(a))) => a,
+        (Some(Value::Null), _) | (None, None) | (_, Some(Value::Null)) => return Ok(Vec::new()),
+        _ => return Err(TraceParseError::Shape("no data[] and no operations[]")),
+    };
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|o| match o {
+            Value::Object(_) => text(&o["name"]),
+            other => text(other),
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// OTLP JSON IDs are hex (Jaeger) or base64 (Tempo); the model uses hex.
@@ -295,6 +382,8 @@ pub fn parse_otlp(body: &Value) -> Result<Vec<Trace>, TraceParseError> {
         .and_then(Value::as_array)
         .ok_or(TraceParseError::Shape("no resourceSpans[] or batches[]"))?;
     let mut traces: Vec<Trace> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut seen: Vec<Dedup> = Vec::new();
     for r in resources {
         let process_tags = otlp_attrs(&r["resource"]["attributes"]);
         let service = process_tags
@@ -348,15 +437,16 @@ pub fn parse_otlp(body: &Value) -> Result<Vec<Trace>, TraceParseError> {
                         .unwrap_or_default(),
                     error,
                 };
-                match traces.iter_mut().find(|t| t.trace_id == trace_id) {
-                    // The same dedup rule as for v1: exact repeats only.
-                    Some(t) if t.spans.contains(&span) => {}
-                    Some(t) => t.spans.push(span),
-                    None => traces.push(Trace {
+                // The same dedup rule as for v1: exact repeats only.
+                let i = *index.entry(trace_id.clone()).or_insert_with(|| {
+                    traces.push(Trace {
                         trace_id,
-                        spans: vec![span],
-                    }),
-                }
+                        spans: Vec::new(),
+                    });
+                    seen.push(Dedup::default());
+                    traces.len() - 1
+                });
+                seen[i].push(&mut traces[i].spans, span);
             }
         }
     }
@@ -412,6 +502,57 @@ mod tests {
             graph[0].spans.iter().any(|s| s.error),
             "the fixture's error tag"
         );
+    }
+
+    #[test]
+    fn the_typed_v1_parser_gives_the_reference_result_on_every_v1_fixture() {
+        for file in [
+            "jaeger/ui_01.json",
+            "jaeger/TraceGraph-testTrace.json",
+            "jaeger/TraceStatistics-spansAmongEachOther.json",
+            "jaeger/oltp2jaeger-multi-out.json",
+            "jaeger/otlp2jaeger-out.json",
+        ] {
+            let v = fixture(file);
+            // Single trace objects are wrapped the way the search and get APIs answer.
+            let body = if v.get("data").is_some() {
+                v
+            } else {
+                serde_json::json!({ "data": [v], "errors": null })
+            };
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let fast = parse_jaeger_v1_bytes(&bytes)
+                .expect("a data[] answer")
+                .unwrap();
+            assert_eq!(fast, parse_jaeger_v1(&body).unwrap(), "{file}");
+        }
+        // Escaped strings, a repeated span, inline process, an error answer, not JSON.
+        let body = br#"{"data":[{"traceID":"AB","spans":[
+            {"traceID":"AB","spanID":"01","operationName":"GET \"/\"","startTime":5,"duration":2,
+             "references":[],"tags":[{"key":"error","type":"bool","value":true},{"key":"n","value":3.5}],
+             "processID":"p1","logs":[{"timestamp":6,"fields":[{"key":"event","value":"x<y"}]}]},
+            {"traceID":"AB","spanID":"01","operationName":"GET \"/\"","startTime":5,"duration":2,
+             "references":[],"tags":[{"key":"error","type":"bool","value":true},{"key":"n","value":3.5}],
+             "processID":"p1","logs":[{"timestamp":6,"fields":[{"key":"event","value":"x<y"}]}]},
+            {"traceID":"AB","spanID":"02","operationName":"child","startTime":6,"duration":1,
+             "references":[{"refType":"CHILD_OF","traceID":"AB","spanID":"01"}],
+             "process":{"serviceName":"inline","tags":[]}}],
+            "processes":{"p1":{"serviceName":"svc","tags":[{"key":"hostname","value":"pod-1"}]}}}],
+            "errors":null}"#;
+        let value: Value = serde_json::from_slice(body).unwrap();
+        let fast = parse_jaeger_v1_bytes(body).unwrap().unwrap();
+        assert_eq!(fast, parse_jaeger_v1(&value).unwrap());
+        assert_eq!(fast[0].spans.len(), 2, "the repeat is dropped");
+        assert_eq!(fast[0].spans[0].operation, "GET \"/\"");
+        assert!(fast[0].spans[0].error);
+        assert_eq!(fast[0].spans[1].service, "inline");
+        assert_eq!(fast[0].spans[1].parent_id.as_deref(), Some("01"));
+        let error = br#"{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}"#;
+        assert!(
+            parse_jaeger_v1_bytes(error).is_none(),
+            "errors go the reference way"
+        );
+        assert!(parse_jaeger_v1_bytes(b"<html>").is_none());
     }
 
     #[test]
@@ -505,5 +646,114 @@ mod tests {
             parse_jaeger_v1(&body).unwrap_err(),
             TraceParseError::Backend("trace not found".into())
         );
+    }
+
+    #[test]
+    fn services_and_operations_in_both_apis() {
+        assert_eq!(
+            parse_services(&fixture("jaeger/apiv3-snapshot-GetServices.json")).unwrap(),
+            ["foo"]
+        );
+        assert_eq!(
+            parse_operations(&fixture("jaeger/apiv3-snapshot-GetOperations.json")).unwrap(),
+            ["get_users"]
+        );
+        // v1 envelopes, as NOTES-query-api.md describes them.
+        let v1 = serde_json::json!({"data": ["b", "a", "b"], "total": 3, "limit": 0, "offset": 0, "errors": null});
+        assert_eq!(parse_services(&v1).unwrap(), ["a", "b"]);
+        let ops = serde_json::json!({"data": [{"name": "GET /", "spanKind": "server"}, {"name": "GET /", "spanKind": "client"}], "errors": null});
+        assert_eq!(parse_operations(&ops).unwrap(), ["GET /"]);
+        let legacy = serde_json::json!({"data": ["x"], "errors": null});
+        assert_eq!(parse_operations(&legacy).unwrap(), ["x"]);
+        // Empty answers: v1 sends null or [], proto JSON leaves the field out.
+        assert!(
+            parse_services(&serde_json::json!({"data": null}))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(parse_services(&serde_json::json!({})).unwrap().is_empty());
+        assert!(parse_services(&serde_json::json!({"data": 3})).is_err());
+        // api_v3 (grpc-gateway) errors.
+        let e = serde_json::json!({"error": {"httpCode": 500, "message": "storage down"}});
+        assert_eq!(
+            parse_operations(&e).unwrap_err(),
+            TraceParseError::Backend("storage down".into())
+        );
+    }
+
+    #[test]
+    fn every_trace_fixture_builds_a_consistent_view() {
+        let all: Vec<(&str, Vec<Trace>)> = vec![
+            (
+                "ui_01",
+                parse_jaeger_v1(&fixture("jaeger/ui_01.json")).unwrap(),
+            ),
+            (
+                "graph",
+                parse_jaeger_v1(&fixture("jaeger/TraceGraph-testTrace.json")).unwrap(),
+            ),
+            (
+                "stats",
+                parse_jaeger_v1(&fixture("jaeger/TraceStatistics-spansAmongEachOther.json"))
+                    .unwrap(),
+            ),
+            (
+                "multi",
+                parse_jaeger_v1(&fixture("jaeger/oltp2jaeger-multi-out.json")).unwrap(),
+            ),
+            (
+                "out",
+                parse_jaeger_v1(&fixture("jaeger/otlp2jaeger-out.json")).unwrap(),
+            ),
+            (
+                "in",
+                parse_otlp(&fixture("jaeger/otlp2jaeger-in.json")).unwrap(),
+            ),
+            (
+                "get",
+                parse_otlp(&fixture("jaeger/apiv3-snapshot-GetTrace.json")).unwrap(),
+            ),
+            (
+                "find",
+                parse_otlp(&fixture("jaeger/apiv3-snapshot-FindTraces.json")).unwrap(),
+            ),
+            (
+                "kiali",
+                parse_otlp(&fixture("kiali/responseTrace.json")).unwrap(),
+            ),
+        ];
+        for (name, traces) in all {
+            for t in traces {
+                let v = TraceView::of(&t);
+                assert_eq!(v.spans.len(), t.spans.len(), "{name}");
+                for (i, r) in v.spans.iter().enumerate() {
+                    match r.parent {
+                        None => assert_eq!(r.depth, 0, "{name}"),
+                        Some(p) => {
+                            assert!((p as usize) < i, "{name}");
+                            assert_eq!(v.spans[p as usize].depth + 1, r.depth, "{name}");
+                        }
+                    }
+                    assert!(r.offset_us >= 0, "{name}");
+                }
+                let children: u32 = v.spans.iter().map(|r| r.children).sum();
+                let with_parent = v.spans.iter().filter(|r| r.parent.is_some()).count();
+                assert_eq!(children as usize, with_parent, "{name}");
+                let cp = critical_path(&v);
+                assert!(cp[0], "{name}: the root is on the critical path");
+                let s = TraceSummary::of(&t);
+                assert_eq!(s.span_count, t.spans.len(), "{name}");
+                assert_eq!(s.start_us, v.start_us, "{name}");
+            }
+        }
+        // The Kiali Bookinfo trace: one tree rooted at the ingress gateway.
+        let kiali = &parse_otlp(&fixture("kiali/responseTrace.json")).unwrap()[0];
+        let v = TraceView::of(kiali);
+        assert_eq!(v.spans.iter().filter(|r| r.parent.is_none()).count(), 1);
+        assert_eq!(
+            v.str(v.spans[0].service),
+            "istio-ingressgateway.istio-system"
+        );
+        assert!(v.spans.iter().map(|r| r.depth).max().unwrap() >= 3);
     }
 }

@@ -12,10 +12,12 @@ use crate::api::applications::get_application;
 use crate::components::error_panel::error_panel;
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
 use crate::components::status_badge::StatusBadge;
+use crate::components::trace_results::TraceResults;
 use crate::components::use_project;
 use crate::components::workload_table::WorkloadTable;
 use crate::domain::applications::{ApplicationDetail, EventInfo, PodInfo, format_age};
 use crate::domain::links::{encode_query_value, href_with_project};
+use crate::domain::traces::TraceQuery;
 
 #[component]
 pub fn ApplicationDetailPage() -> impl IntoView {
@@ -65,12 +67,37 @@ fn Detail(project: String, app: String, tick: RwSignal<u32>) -> impl IntoView {
             <nav class="app-links" aria-label="This application in other sections">
                 <A href=link("/grayscale-release")>"Grayscale Release"</A>
                 <A href=link("/traffic-management")>"Traffic Management"</A>
-                <A href=link("/tracing")>"Tracing"</A>
+                <A href=format!(
+                    "{}&service={}",
+                    href_with_project("/tracing", Some(&project)),
+                    encode_query_value(&format!("{app}.{project}")),
+                )>"Tracing"</A>
             </nav>
         </header>
         <Transition fallback=|| view! { <p class="loading">"Loading the application…"</p> }>
             <ErrorBoundary fallback=error_panel>
                 {move || detail.get().map(|r| r.map(|d| view! { <DetailBody detail=d /> }))}
+            </ErrorBoundary>
+        </Transition>
+        <Transition fallback=|| ()>
+            <ErrorBoundary fallback=|_| ()>
+                {move || {
+                    let project = project.clone();
+                    detail
+                        .get()
+                        .map(|r| {
+                            r.map(|d| {
+                                let services = d
+                                    .view
+                                    .app
+                                    .components
+                                    .iter()
+                                    .map(|c| format!("{}.{project}", c.service.name))
+                                    .collect::<Vec<_>>();
+                                view! { <AppTraces project services /> }
+                            })
+                        })
+                }}
             </ErrorBoundary>
         </Transition>
     }
@@ -145,6 +172,62 @@ fn DetailBody(detail: ApplicationDetail) -> impl IntoView {
                     .collect_view()
                     .into_any()
             }}
+        </section>
+    }
+}
+
+/// The Tracing tab of an application: the latest traces through one of its components
+/// (Istio names a service's spans `<service>.<project>`).
+#[component]
+fn AppTraces(project: String, services: Vec<String>) -> impl IntoView {
+    let chosen = RwSignal::new(services.first().cloned().unwrap_or_default());
+    let traces = Resource::new(
+        move || chosen.get(),
+        |service| async move {
+            if service.is_empty() {
+                return Ok(Vec::new());
+            }
+            let query = TraceQuery {
+                service,
+                limit: 10,
+                ..TraceQuery::default()
+            };
+            crate::api::traces::search_traces(query).await
+        },
+    );
+    let search_href = {
+        let project = project.clone();
+        move || {
+            format!(
+                "{}&service={}",
+                href_with_project("/tracing", Some(&project)),
+                encode_query_value(&chosen.get())
+            )
+        }
+    };
+    view! {
+        <section class="panel app-traces" aria-label="Tracing">
+            <h2>"Tracing " <span class="muted small">"(latest traces, last hour)"</span></h2>
+            <div class="actions-row">
+                <label>
+                    "Component "
+                    <select on:change=move |ev| chosen.set(event_target_value(&ev))>
+                        {services
+                            .iter()
+                            .map(|s| view! { <option value=s.clone()>{s.clone()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <A href=search_href>"Search in Tracing"</A>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Searching traces…"</p> }>
+                <ErrorBoundary fallback=error_panel>
+                    {move || {
+                        let project = project.clone();
+                        traces.get().map(|r| r.map(|t| view! { <TraceResults traces=t project=Some(project) /> }))
+                    }}
+                </ErrorBoundary>
+            </Transition>
         </section>
     }
 }

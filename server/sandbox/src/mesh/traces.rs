@@ -209,6 +209,69 @@ impl TraceRecord {
     }
 }
 
+impl TraceRecord {
+    /// The trace as api_v3 sends it (OTLP JSON, the `result` of `/api/v3/traces`), shaped
+    /// like Jaeger's own answers (shared/reference/jaeger/jaeger/apiv3-snapshot-*.json):
+    /// one `resourceSpans` entry per reporting proxy with `service.name` and the process
+    /// tags as resource attributes, hex IDs, nanosecond times as strings, the span kind as
+    /// a number (2 server, 3 client) and status code 2 on errors.
+    pub fn to_otlp_resource_spans(&self) -> Vec<Value> {
+        let trace_id = self.trace_id_hex();
+        let mut groups: Vec<(&Arc<Peer>, Vec<Value>)> = Vec::new();
+        for span in &self.spans {
+            let attributes: Vec<Value> = span
+                .tags(self)
+                .into_iter()
+                .filter(|(k, _)| *k != "span.kind")
+                .map(|(k, v)| match v {
+                    TagValue::Str(s) => json!({"key": k, "value": {"stringValue": s}}),
+                    TagValue::Bool(b) => json!({"key": k, "value": {"boolValue": b}}),
+                })
+                .collect();
+            let error = span.status >= 500 || span.status == 0;
+            let mut out = json!({
+                "traceId": trace_id,
+                "spanId": format!("{:016x}", span.span_id),
+                "name": &*span.operation,
+                "kind": match span.kind { SpanKind::Server => 2, SpanKind::Client => 3 },
+                "startTimeUnixNano": (span.start_us * 1000).to_string(),
+                "endTimeUnixNano": ((span.start_us + span.duration_us) * 1000).to_string(),
+                "attributes": attributes,
+                "status": if error { json!({"code": 2}) } else { json!({}) },
+            });
+            if let Some(p) = span.parent {
+                out["parentSpanId"] = json!(format!("{p:016x}"));
+            }
+            match groups
+                .iter_mut()
+                .find(|(p, _)| Arc::ptr_eq(p, &span.proxy) || ***p == *span.proxy)
+            {
+                Some((_, spans)) => spans.push(out),
+                None => groups.push((&span.proxy, vec![out])),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(proxy, spans)| {
+                let mut attrs = vec![json!({"key": "service.name", "value": {"stringValue": proxy.service_name()}})];
+                attrs.extend(
+                    spans_process_tags(proxy)
+                        .into_iter()
+                        .map(|(k, v)| json!({"key": k, "value": {"stringValue": v}})),
+                );
+                json!({"resource": {"attributes": attrs}, "scopeSpans": [{"scope": {}, "spans": spans}]})
+            })
+            .collect()
+    }
+}
+
+fn spans_process_tags(proxy: &Peer) -> [(&'static str, String); 2] {
+    [
+        ("hostname", proxy.pod_name.clone()),
+        ("ip", proxy.pod_ip.clone()),
+    ]
+}
+
 /// A trace search, as `/api/traces` parameters describe it.
 #[derive(Debug, Clone, Default)]
 pub struct TraceQuery {
