@@ -11,4 +11,6 @@ pub mod refresh;
 pub mod release;
 #[cfg(feature = "ssr")]
 pub mod sample_app;
+pub mod timefmt;
+pub mod topology;
 pub mod traces;

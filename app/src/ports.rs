@@ -62,12 +62,39 @@ pub trait MetricsPort: Send + Sync + 'static {
         end: f64,
         step_seconds: u32,
     ) -> Result<Vec<crate::domain::metrics::Series>, AppError>;
+    /// An instant query evaluated at `at` (unix seconds): one point per series.
+    async fn query(
+        &self,
+        promql: &str,
+        at: f64,
+    ) -> Result<Vec<crate::domain::metrics::Series>, AppError>;
 }
 
-/// The tracing backend (Jaeger query API).
+/// The tracing backend (Jaeger query API, v1 or v3). A missing or unreachable backend is
+/// `AppError::Unavailable` saying what was tried and which flag fixes it; an unknown trace
+/// is `NotFound`.
 #[async_trait]
 pub trait TracesPort: Send + Sync + 'static {
     async fn status(&self) -> BackendStatus;
+    /// Service names, sorted.
+    async fn services(&self) -> Result<Vec<String>, AppError>;
+    /// Operation names of one service, sorted.
+    async fn operations(&self, service: &str) -> Result<Vec<String>, AppError>;
+    /// Traces matching the query (at most `query.limit`).
+    async fn search(
+        &self,
+        query: &crate::domain::traces::TraceQuery,
+    ) -> Result<Vec<crate::domain::traces::Trace>, AppError>;
+    /// One whole trace by ID (lowercase hex).
+    async fn trace(&self, trace_id: &str) -> Result<crate::domain::traces::Trace, AppError> {
+        self.trace_shared(trace_id).await.map(|t| (*t).clone())
+    }
+    /// The same trace without copying it: implementations keep recent traces, so a
+    /// 50,000-span trace's span details do not refetch or clone it each time.
+    async fn trace_shared(
+        &self,
+        trace_id: &str,
+    ) -> Result<Arc<crate::domain::traces::Trace>, AppError>;
 }
 
 /// Release jobs (the ReleaseJob custom resources) of a project.

@@ -1,16 +1,22 @@
-//! The HTTP backends: Prometheus (metrics) and the Jaeger query API (traces). For now each
-//! answers a readiness check, which the shell shows; the query clients grow here.
+//! The HTTP backends: Prometheus (metrics) and the Jaeger query API (traces, in
+//! [`jaeger`]). Each answers a readiness check, which the shell shows, and the queries
+//! its port needs.
 
+pub mod jaeger;
 pub mod prometheus_process;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Url;
 use sluice_app::domain::backends::BackendStatus;
-use sluice_app::domain::metrics::{Series, parse_response};
+use sluice_app::domain::metrics::{ParseError, Series, parse_response_bytes};
+use sluice_app::domain::traces::{Trace, TraceQuery};
 use sluice_app::error::AppError;
 use sluice_app::ports::{MetricsPort, TracesPort};
+
+pub use jaeger::{JaegerApi, JaegerBackend};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,16 +45,17 @@ impl HttpBackend {
         }
     }
 
-    /// The Jaeger query service lists its services at `/api/services`.
-    pub fn jaeger(url: Option<Url>, http: reqwest::Client) -> Self {
-        HttpBackend {
+    /// The Jaeger query service (v1 lists its services at `/api/services`, v3 at
+    /// `/api/v3/services`); `.api(...)` picks the API, auto-detected by default.
+    pub fn jaeger(url: Option<Url>, http: reqwest::Client) -> JaegerBackend {
+        JaegerBackend::new(HttpBackend {
             url,
             missing: None,
             probe_path: "api/services",
             flag: "--jaeger-url",
             env: "SLUICE_JAEGER_URL",
             http,
-        }
+        })
     }
 
     /// Records why Sluice could not provide this backend itself (e.g. no Prometheus binary).
@@ -100,7 +107,7 @@ pub fn join(base: &Url, path: &str) -> Result<Url, String> {
 }
 
 pub struct Prometheus(pub HttpBackend);
-pub struct Jaeger(pub HttpBackend);
+pub struct Jaeger(pub JaegerBackend);
 
 #[async_trait]
 impl MetricsPort for Prometheus {
@@ -115,24 +122,47 @@ impl MetricsPort for Prometheus {
         end: f64,
         step_seconds: u32,
     ) -> Result<Vec<Series>, AppError> {
+        self.fetch(
+            "api/v1/query_range",
+            promql,
+            &[
+                ("start", format!("{start:.3}")),
+                ("end", format!("{end:.3}")),
+                ("step", format!("{step_seconds}s")),
+            ],
+        )
+        .await
+    }
+
+    async fn query(&self, promql: &str, at: f64) -> Result<Vec<Series>, AppError> {
+        self.fetch("api/v1/query", promql, &[("time", format!("{at:.3}"))])
+            .await
+    }
+}
+
+impl Prometheus {
+    /// One query API call (`api/v1/query` or `api/v1/query_range`); every way it can fail
+    /// is `Unavailable` with a sentence saying which Prometheus and why.
+    async fn fetch(
+        &self,
+        path: &str,
+        promql: &str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<Series>, AppError> {
         let b = &self.0;
         let unavailable =
             |status: BackendStatus| AppError::Unavailable(status.summary("Prometheus"));
         let Some(base) = &b.url else {
             return Err(unavailable(b.check().await));
         };
-        let url =
-            join(base, "api/v1/query_range").map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let url = join(base, path).map_err(|e| AppError::Unavailable(e.to_string()))?;
         let shown = base.as_str().trim_end_matches('/').to_string();
+        let mut query: Vec<(&str, String)> = vec![("query", promql.to_string())];
+        query.extend(params.iter().cloned());
         let res = b
             .http
             .get(url)
-            .query(&[
-                ("query", promql.to_string()),
-                ("start", format!("{start:.3}")),
-                ("end", format!("{end:.3}")),
-                ("step", format!("{step_seconds}s")),
-            ])
+            .query(&query)
             .timeout(QUERY_TIMEOUT)
             .send()
             .await
@@ -142,15 +172,23 @@ impl MetricsPort for Prometheus {
                     detail: crate::kube::problems::chain_text(&e),
                 })
             })?;
-        let body: serde_json::Value = res.json().await.map_err(|e| {
+        // Parsed straight from the bytes into series: a big mesh's answer holds 100,000
+        // rows, and a JSON tree of it first would cost more than the graph.
+        let body = res.bytes().await.map_err(|e| {
             unavailable(BackendStatus::Unreachable {
                 url: shown.clone(),
-                detail: format!("its answer was not JSON: {e}"),
+                detail: crate::kube::problems::chain_text(&e),
             })
         })?;
-        parse_response(&body).map_err(|e| {
-            tracing::warn!(query = promql, error = %e, "Prometheus query failed");
-            AppError::Unavailable(e.to_string())
+        parse_response_bytes(&body).map_err(|e| match e {
+            ParseError::NotJson(_) => unavailable(BackendStatus::Unreachable {
+                url: shown.clone(),
+                detail: e.to_string(),
+            }),
+            e => {
+                tracing::warn!(query = promql, error = %e, "Prometheus query failed");
+                AppError::Unavailable(e.to_string())
+            }
         })
     }
 }
@@ -158,7 +196,23 @@ impl MetricsPort for Prometheus {
 #[async_trait]
 impl TracesPort for Jaeger {
     async fn status(&self) -> BackendStatus {
-        self.0.check().await
+        self.0.status().await
+    }
+
+    async fn services(&self) -> Result<Vec<String>, AppError> {
+        self.0.services().await
+    }
+
+    async fn operations(&self, service: &str) -> Result<Vec<String>, AppError> {
+        self.0.operations(service).await
+    }
+
+    async fn search(&self, query: &TraceQuery) -> Result<Vec<Trace>, AppError> {
+        self.0.search(query).await
+    }
+
+    async fn trace_shared(&self, trace_id: &str) -> Result<Arc<Trace>, AppError> {
+        self.0.trace_shared(trace_id).await
     }
 }
 
@@ -212,6 +266,88 @@ mod tests {
             err.to_string().contains("install Debian's prometheus"),
             "{err}"
         );
+        let err = missing.query("up", 60.0).await.unwrap_err();
+        assert!(
+            err.to_string().contains("install Debian's prometheus"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn instant_queries_reach_prometheus_or_say_it_is_down() {
+        // A stand-in answering /api/v1/query with a vector, echoing the query and time.
+        use axum::extract::Query;
+        use std::collections::HashMap;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/prom/api/v1/query",
+            axum::routing::get(|Query(q): Query<HashMap<String, String>>| async move {
+                axum::Json(serde_json::json!({"status": "success", "data": {"resultType": "vector",
+                    "result": [{"metric": {"query": q["query"]}, "value": [q["time"].parse::<f64>().unwrap(), "2.5"]}]}}))
+            }),
+        );
+        let app = app
+            .route(
+                "/html/api/v1/query",
+                axum::routing::get(|| async { "<html>502 Bad Gateway</html>" }),
+            )
+            .route(
+                "/bad/api/v1/query",
+                axum::routing::get(|| async {
+                    (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::Json(
+                            serde_json::json!({"status": "error", "errorType": "bad_data",
+                            "error": "1:5: parse error: unexpected \"}\""}),
+                        ),
+                    )
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let url = Url::parse(&format!("http://{addr}/prom")).unwrap();
+        let p = Prometheus(HttpBackend::prometheus(Some(url), reqwest::Client::new()));
+        let series = p.query("sum(up)", 1760000000.5).await.unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].labels["query"], "sum(up)");
+        assert_eq!(series[0].points, vec![(1760000000.5, 2.5)]);
+        // Something else answering, and Prometheus refusing the query, say so.
+        let other = |path: &str| {
+            let url = Url::parse(&format!("http://{addr}/{path}")).unwrap();
+            Prometheus(HttpBackend::prometheus(Some(url), reqwest::Client::new()))
+        };
+        match other("html").query("up", 0.0).await.unwrap_err() {
+            AppError::Unavailable(m) => assert!(
+                m.starts_with(&format!(
+                    "Prometheus at http://{addr}/html did not answer: its answer was not JSON: "
+                )),
+                "{m}"
+            ),
+            e => panic!("expected unavailable, got {e:?}"),
+        }
+        assert_eq!(
+            other("bad").query("up}", 0.0).await.unwrap_err(),
+            AppError::Unavailable(
+                "Prometheus answered with an error: 1:5: parse error: unexpected \"}\"".into()
+            )
+        );
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let down = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let p = Prometheus(HttpBackend::prometheus(Some(down), reqwest::Client::new()));
+        match p.query("up", 0.0).await.unwrap_err() {
+            AppError::Unavailable(m) => assert!(
+                m.starts_with(&format!(
+                    "Prometheus at http://127.0.0.1:{port} did not answer"
+                )),
+                "{m}"
+            ),
+            other => panic!("expected unavailable, got {other:?}"),
+        }
     }
 
     #[tokio::test]
@@ -223,8 +359,8 @@ mod tests {
             .unwrap()
             .port();
         let url = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-        let j = HttpBackend::jaeger(Some(url), reqwest::Client::new());
-        match j.check().await {
+        let j = HttpBackend::jaeger(Some(url), reqwest::Client::new()).api(JaegerApi::V1);
+        match j.status().await {
             BackendStatus::Unreachable { url, detail } => {
                 assert_eq!(url, format!("http://127.0.0.1:{port}"));
                 assert!(detail.to_lowercase().contains("connect"), "{detail}");

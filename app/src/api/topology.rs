@@ -1,0 +1,225 @@
+//! Traffic Management: the live service topology of a project from Prometheus (Istio's
+//! standard metrics), and the charts of one node or edge of it. The server functions only
+//! gather (queries, inventory, routing, jobs); `domain::topology` builds the answer.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::domain::topology::{Graph, ItemMetrics};
+use crate::error::AppError;
+
+/// The windows the page offers, in minutes.
+pub const WINDOWS: [u32; 5] = [1, 5, 10, 30, 60];
+
+/// The graph of a project's traffic over the last `minutes` (1, 5, 10, 30 or 60).
+#[server(input = GetUrl, endpoint = "get_topology")]
+pub async fn get_topology(project: String, minutes: u32) -> Result<Graph, AppError> {
+    super::reply(ssr::graph(project, minutes).await)
+}
+
+/// Charts of one node or edge (`item` is its id in the graph) over the last `minutes`.
+#[server(input = GetUrl, endpoint = "get_topology_item")]
+pub async fn get_topology_item(
+    project: String,
+    item: String,
+    minutes: u32,
+) -> Result<ItemMetrics, AppError> {
+    super::reply(ssr::item(project, item, minutes).await)
+}
+
+/// Checks the window; the message lists the ones offered.
+pub fn check_window(minutes: u32) -> Result<(), AppError> {
+    if WINDOWS.contains(&minutes) {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(format!(
+            "A window of {minutes} minutes is not offered: choose 1, 5, 10, 30 or 60."
+        )))
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::check_window;
+    use crate::domain::applications::{
+        Application, ApplicationView, Component, ProjectInventory, RoutingObject,
+    };
+    use crate::domain::names::check_dns_label;
+    use crate::domain::topology::{
+        Graph, GraphInputs, ItemMetrics, ItemRef, ServiceRouting, Thresholds, build_graph,
+        errors_query, finite, item_queries, label_latency, latency_to_service_query,
+        latency_to_workload_query, requests_query, routing_of_virtual_service, versions_if_several,
+    };
+    use crate::error::AppError;
+    use crate::ports::{Ports, use_ports};
+
+    fn now() -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
+    /// The project's inventory; a namespace the cluster does not have yet (metrics can
+    /// outlive it, or name one it never had) is simply an empty inventory.
+    async fn inventory(ports: &Ports, project: &str) -> Result<Option<ProjectInventory>, AppError> {
+        match ports.cluster.project_inventory(project).await {
+            Ok(inv) => Ok(Some(inv)),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// VirtualServices routing the project's services, read through the same port the
+    /// application page uses (one view holding every service of the project).
+    async fn routing(
+        ports: &Ports,
+        project: &str,
+        inv: Option<&ProjectInventory>,
+    ) -> Result<Vec<ServiceRouting>, AppError> {
+        let Some(inv) = inv.filter(|i| !i.services.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let view = ApplicationView {
+            app: Application {
+                name: project.to_string(),
+                components: inv
+                    .services
+                    .iter()
+                    .map(|s| Component {
+                        service: s.clone(),
+                        workloads: Vec::new(),
+                    })
+                    .collect(),
+            },
+            routes: Vec::new(),
+        };
+        let (_, _, objects) = ports.cluster.application_extras(project, &view).await?;
+        Ok(routing_of_objects(project, &objects))
+    }
+
+    fn routing_of_objects(project: &str, objects: &[RoutingObject]) -> Vec<ServiceRouting> {
+        objects
+            .iter()
+            .filter(|o| o.kind == "VirtualService")
+            .filter_map(|o| serde_yaml::from_str::<serde_json::Value>(&o.yaml).ok())
+            .flat_map(|vs| routing_of_virtual_service(project, &vs))
+            .collect()
+    }
+
+    pub async fn graph(project: String, minutes: u32) -> Result<Graph, AppError> {
+        check_dns_label("Project", &project).map_err(AppError::Invalid)?;
+        check_window(minutes)?;
+        let ports = use_ports()?;
+        let at = now();
+        let q = |promql: String| {
+            let m = ports.metrics.clone();
+            async move { m.query(&promql, at).await }
+        };
+        let cluster = async {
+            let Some(inv) = inventory(&ports, &project).await? else {
+                // No such namespace (yet): no routing, no jobs; the graph is traffic only.
+                return Ok::<_, AppError>((None, Vec::new(), Vec::new()));
+            };
+            let (routing, jobs) = futures::join!(
+                routing(&ports, &project, Some(&inv)),
+                ports.releases.list_jobs(&project)
+            );
+            Ok((Some(inv), routing?, jobs?))
+        };
+        let (requests, errors, to_service, to_workload, (inv, routing, jobs)) = futures::try_join!(
+            q(requests_query(&project, minutes)),
+            q(errors_query(&project, minutes)),
+            q(latency_to_service_query(&project, minutes)),
+            q(latency_to_workload_query(&project, minutes)),
+            cluster,
+        )?;
+        Ok(build_graph(GraphInputs {
+            project: &project,
+            window_minutes: minutes,
+            at,
+            requests: &requests,
+            errors: &errors,
+            latency_to_service: &to_service,
+            latency_to_workload: &to_workload,
+            inventory: inv.as_ref(),
+            routing: &routing,
+            jobs: &jobs,
+            thresholds: Thresholds::default(),
+        }))
+    }
+
+    pub async fn item(
+        project: String,
+        item: String,
+        minutes: u32,
+    ) -> Result<ItemMetrics, AppError> {
+        check_dns_label("Project", &project).map_err(AppError::Invalid)?;
+        check_window(minutes)?;
+        let parsed = ItemRef::parse(&item).map_err(AppError::Invalid)?;
+        let ports = use_ports()?;
+        let end = now();
+        let start = end - f64::from(minutes) * 60.0;
+        // About 120 points per chart, never finer than a 5 s scrape interval.
+        let step = (minutes * 60 / 120).max(5);
+        let queries = item_queries(&parsed, &project, "1m");
+        let q = |promql: Option<String>| {
+            let m = ports.metrics.clone();
+            async move {
+                match promql {
+                    Some(p) => m.query_range(&p, start, end, step).await,
+                    None => Ok(Vec::new()),
+                }
+            }
+        };
+        let [p50, p95, p99] = queries.latency.clone().map(Some);
+        let (rps_in, rps_out, success, l50, l95, l99, versions) = futures::try_join!(
+            q(queries.rps_in.clone()),
+            q(queries.rps_out.clone()),
+            q(Some(queries.success.clone())),
+            q(p50),
+            q(p95),
+            q(p99),
+            q(queries.versions.clone()),
+        )?;
+        Ok(ItemMetrics {
+            item: parsed.id(),
+            title: parsed.title(),
+            rps_in,
+            rps_out,
+            success: finite(success),
+            latency: label_latency([l50, l95, l99]),
+            versions: versions_if_several(versions),
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn virtual_services_are_read_from_their_yaml() {
+            let objects = vec![
+                RoutingObject {
+                    kind: "VirtualService".into(),
+                    name: "reviews".into(),
+                    yaml: "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n  namespace: demo\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n    mirror: {host: reviews, subset: v2}\n".into(),
+                },
+                RoutingObject {
+                    kind: "DestinationRule".into(),
+                    name: "reviews".into(),
+                    yaml: "spec: {host: reviews}\n".into(),
+                },
+            ];
+            assert_eq!(
+                routing_of_objects("demo", &objects),
+                vec![ServiceRouting {
+                    namespace: "demo".into(),
+                    service: "reviews".into(),
+                    virtual_service: "reviews".into(),
+                    mirror: true
+                }]
+            );
+        }
+    }
+}
