@@ -10,8 +10,14 @@ pub mod release_charts;
 pub mod rules_editor;
 pub mod sandbox_traffic;
 pub mod side_nav;
+pub mod span_detail;
 pub mod status_badge;
 pub mod top_bar;
+pub mod topology_graph;
+pub mod topology_panel;
+pub mod trace_results;
+pub mod trace_search;
+pub mod trace_timeline;
 pub mod traffic_slider;
 pub mod workload_table;
 

@@ -1,0 +1,390 @@
+//! The one door to cytoscape.js (browser only). The library and its dagre layout are
+//! vendored under `/vendor/cytoscape/` and injected the first time a graph is drawn, so
+//! only the Traffic Management page loads them. The glue below is deliberately thin: it
+//! applies patches computed in Rust ([`super::elements`]), runs a layout, styles by class,
+//! and reports taps back as element ids. Everything crossing the boundary is a string
+//! (JSON) or a callback, so there is no serde-wasm-bindgen or js-sys dependency.
+//!
+//! For tests and the benchmark it exposes a read-only `window.__sluiceGraph()` returning
+//! what is drawn (node/edge ids, classes, labels, where each node is on screen), and sets
+//! `data-graph-ready="true"` on the container when a layout has finished.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+const BASE = '/vendor/cytoscape/';
+const COLORS = { healthy: '#2e9e6b', degraded: '#e08a0b', failure: '#cc3d3d', idle: '#9aa5b1' };
+let loading = null;
+
+function script(src) {
+  return new Promise((ok, fail) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.async = false;
+    s.onload = () => ok();
+    s.onerror = () => fail(new Error('could not load ' + src));
+    document.head.appendChild(s);
+  });
+}
+
+export function sluice_cy_load(done) {
+  if (!loading) {
+    loading = (window.cytoscape ? Promise.resolve() : script(BASE + 'cytoscape.min.js'))
+      .then(() => (window.dagre ? null : script(BASE + 'dagre.min.js')))
+      .then(() => (window.cytoscapeDagre ? null : script(BASE + 'cytoscape-dagre.js')))
+      .then(() => {
+        // The UMD build registers itself when window.cytoscape exists; make sure.
+        try { window.cytoscape.use(window.cytoscapeDagre); } catch (_) { /* already registered */ }
+      });
+    loading.catch(() => { loading = null; });
+  }
+  loading.then(() => done(''), (e) => done(String(e && e.message || e)));
+}
+
+function labelStyle(field) {
+  return field ? 'data(' + field + ')' : '';
+}
+
+function stylesheet(field, big) {
+  const s = [
+    { selector: 'node', style: {
+      'label': 'data(label)', 'font-size': 10, 'text-valign': 'bottom', 'text-margin-y': 3,
+      'background-color': '#fff', 'border-width': 2, 'border-color': COLORS.idle,
+      'width': 24, 'height': 24, 'color': '#1d2733', 'min-zoomed-font-size': big ? 8 : 0,
+    } },
+    { selector: 'node.kind-service', style: { 'shape': 'triangle' } },
+    { selector: 'node.kind-ingress', style: { 'shape': 'diamond', 'width': 30, 'height': 30 } },
+    { selector: 'node.kind-unknown', style: { 'background-color': '#eef1f4' } },
+    { selector: 'node.kind-app', style: {
+      'shape': 'round-rectangle', 'background-color': '#f4f6f9', 'border-style': 'dashed',
+      'border-width': 1, 'text-valign': 'top', 'text-halign': 'center', 'text-margin-y': -2,
+      'color': '#5c6b7a', 'padding': 10,
+    } },
+    { selector: 'node.badge-nosidecar', style: { 'border-style': 'dotted', 'background-color': '#f6f6f6' } },
+    { selector: 'node.badge-canary', style: { 'border-width': 3 } },
+    { selector: 'edge', style: {
+      'width': 1.5, 'line-color': COLORS.idle, 'target-arrow-color': COLORS.idle,
+      'target-arrow-shape': 'triangle', 'curve-style': big ? 'haystack' : 'bezier', 'arrow-scale': 0.8,
+      'label': big ? '' : labelStyle(field), 'font-size': 8, 'color': '#1d2733', 'text-rotation': 'autorotate',
+      'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': 1,
+      'min-zoomed-font-size': big ? 7 : 0,
+    } },
+    { selector: 'edge.proto-tcp', style: { 'line-style': 'dashed' } },
+    { selector: 'edge.health-idle', style: { 'width': 1, 'line-style': 'dotted' } },
+    { selector: ':selected', style: { 'overlay-color': '#2a7de1', 'overlay-opacity': 0.2, 'overlay-padding': 4 } },
+  ];
+  // Tens of thousands of edge labels cost more to measure than to draw the graph: a large
+  // graph labels only the selected edge.
+  if (big) s.push({ selector: 'edge:selected', style: { 'label': labelStyle(field) } });
+  for (const h of Object.keys(COLORS)) {
+    s.push({ selector: 'node.health-' + h, style: { 'border-color': COLORS[h] } });
+    s.push({ selector: 'edge.health-' + h, style: { 'line-color': COLORS[h], 'target-arrow-color': COLORS[h] } });
+  }
+  s.push({ selector: 'edge.health-failure, edge.health-degraded', style: { 'width': 2.5 } });
+  return s;
+}
+
+export function sluice_cy_create(container, field, big, onTap) {
+  const cy = window.cytoscape({
+    container, elements: [], style: stylesheet(field, big),
+    minZoom: 0.02, maxZoom: 4, boxSelectionEnabled: false,
+    selectionType: 'single', textureOnViewport: big, hideEdgesOnViewport: big,
+    pixelRatio: big ? 1 : 'auto',
+  });
+  const h = { cy, container, big, placed: false, ready: false, layout: '', timings: { created: performance.now() } };
+  cy.on('tap', (ev) => onTap(ev.target === cy ? '' : ev.target.id()));
+  window.__sluiceGraph = () => {
+    const box = container.getBoundingClientRect();
+    const screen = (n) => { const p = n.renderedPosition(); return { x: box.left + p.x, y: box.top + p.y }; };
+    return {
+      ready: h.ready, layout: h.layout, zoom: cy.zoom(), timings: h.timings,
+      nodes: cy.nodes().map((n) => ({ id: n.id(), classes: n.classes(), label: n.data('label'),
+        parent: n.data('parent') || null, screen: screen(n) })),
+      edges: cy.edges().map((e) => ({ id: e.id(), source: e.data('source'), target: e.data('target'),
+        classes: e.classes(), label: e.style('label') })),
+      selected: cy.$(':selected').map((e) => e.id()),
+    };
+  };
+  return h;
+}
+
+// Where a new node goes: beside the drawn nodes it is connected to (or its siblings in the
+// same app box), so a refresh never moves what the person already sees.
+function placeNew(cy, added) {
+  const fresh = new Set(added.map((n) => n.id()));
+  const bb = cy.nodes().filter((n) => !fresh.has(n.id())).boundingBox();
+  let spare = 0;
+  added.forEach((n) => {
+    if (n.isParent()) return;
+    const near = n.neighborhood('node').union(n.siblings()).filter((m) => !fresh.has(m.id()) && !m.isParent());
+    if (near.length > 0) {
+      let x = 0, y = 0;
+      near.forEach((m) => { x += m.position('x'); y += m.position('y'); });
+      const k = fresh.size > 1 ? (spare++ % 8) : 0;
+      n.position({ x: x / near.length + 50 + 10 * k, y: y / near.length + 45 + 15 * k });
+    } else {
+      const x = isFinite(bb.x2) ? bb.x2 + 80 : 0;
+      n.position({ x, y: (isFinite(bb.y1) ? bb.y1 : 0) + 60 * spare++ });
+    }
+  });
+}
+
+export function sluice_cy_patch(h, json, positionsJson) {
+  const p = JSON.parse(json);
+  const cy = h.cy;
+  let addedNodes = cy.collection();
+  // Positions known up front (large graphs) go in with the nodes: one bounds computation
+  // instead of one per move.
+  const known = positionsJson ? new Map(JSON.parse(positionsJson).map((q) => [q.id, { x: q.x, y: q.y }])) : null;
+  cy.batch(() => {
+    const nodes = p.add.filter((e) => e.group === 'nodes' && cy.getElementById(e.data.id).empty());
+    if (known) {
+      for (const n of nodes) {
+        const q = known.get(n.data.id);
+        if (q) n.position = q;
+      }
+    }
+    if (nodes.length) addedNodes = cy.add(nodes);
+    // Every node came in placed: the preset layout then only fits the view.
+    h.placed = !!known && nodes.length > 0 && cy.nodes().length === nodes.length;
+    for (const el of p.update) {
+      const e = cy.getElementById(el.data.id);
+      if (e.empty()) continue;
+      const d = Object.assign({}, el.data);
+      if (el.group === 'nodes') {
+        const parent = d.parent || null;
+        if ((e.data('parent') || null) !== parent) e.move({ parent });
+      }
+      delete d.parent; delete d.source; delete d.target; delete d.id;
+      e.data(d);
+      e.classes(el.classes);
+    }
+    for (const id of p.remove) {
+      const e = cy.getElementById(id);
+      if (!e.empty()) cy.remove(e);
+    }
+    const edges = p.add.filter((e) => e.group === 'edges' && cy.getElementById(e.data.id).empty());
+    if (edges.length) cy.add(edges);
+    if (h.ready && addedNodes.length) placeNew(cy, addedNodes);
+  });
+  h.timings.patched = performance.now();
+  return addedNodes.length;
+}
+
+export function sluice_cy_layout(h, name, positionsJson, onDone) {
+  const cy = h.cy;
+  h.ready = false;
+  h.container.setAttribute('data-graph-ready', 'false');
+  const common = { fit: true, padding: 30, animate: false };
+  const done = () => {
+    h.ready = true;
+    h.layout = name;
+    h.timings.layoutstop = performance.now();
+    h.container.setAttribute('data-graph-ready', 'true');
+    onDone();
+  };
+  let opts;
+  if (name === 'preset') {
+    // Large graphs: the positions are known, so set them in one batch and fit the view to
+    // their extent, without a layout run or measuring thousands of labels for the bounds.
+    const placed = JSON.parse(positionsJson || '[]');
+    const pos = new Map(placed.map((p) => [p.id, { x: p.x, y: p.y }]));
+    if (!h.placed) {
+      cy.batch(() => {
+        cy.nodes().forEach((n) => {
+          const p = pos.get(n.id());
+          if (p) n.position(p);
+        });
+      });
+    }
+    h.placed = false;
+    if (placed.length) {
+      let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+      for (const p of placed) {
+        x1 = Math.min(x1, p.x); x2 = Math.max(x2, p.x); y1 = Math.min(y1, p.y); y2 = Math.max(y2, p.y);
+      }
+      const pad = 40, w = cy.width(), hgt = cy.height();
+      const zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(),
+        Math.min((w - 2 * pad) / Math.max(x2 - x1, 1), (hgt - 2 * pad) / Math.max(y2 - y1, 1))));
+      cy.viewport({ zoom, pan: { x: w / 2 - zoom * (x1 + x2) / 2, y: hgt / 2 - zoom * (y1 + y2) / 2 } });
+    }
+    // Drawn on the next frames; report ready once the renderer has had them.
+    requestAnimationFrame(() => requestAnimationFrame(done));
+    return;
+  } else if (name === 'dagre') {
+    opts = Object.assign({ name: 'dagre', rankDir: 'LR', nodeSep: 25, rankSep: 90 }, common);
+  } else if (name === 'breadthfirst') {
+    opts = Object.assign({ name: 'breadthfirst', directed: true, spacingFactor: 1.2 }, common);
+  } else {
+    opts = Object.assign({ name: 'cose', nodeDimensionsIncludeLabels: true, randomize: false }, common);
+  }
+  // App boxes follow their versions: laying out the leaves only keeps dagre and
+  // breadth-first ranking calls left to right instead of tangling on compound nodes.
+  const layout = cy.elements().filter((e) => !(e.isNode() && e.isParent())).layout(opts);
+  layout.one('layoutstop', done);
+  layout.run();
+}
+
+export function sluice_cy_fit(h) { h.cy.fit(undefined, 30); }
+
+export function sluice_cy_zoom(h, factor) {
+  const cy = h.cy;
+  cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+}
+
+export function sluice_cy_labels(h, field) {
+  h.cy.style().selector(h.big ? 'edge:selected' : 'edge').style('label', labelStyle(field)).update();
+}
+
+export function sluice_cy_select(h, id) {
+  const cy = h.cy;
+  cy.$(':selected').unselect();
+  if (id) cy.getElementById(id).select();
+}
+
+export function sluice_cy_positions(h) {
+  return JSON.stringify(h.cy.nodes().map((n) => {
+    if (n.isParent()) {
+      const b = n.boundingBox({ includeLabels: false });
+      return { id: n.id(), x: (b.x1 + b.x2) / 2, y: (b.y1 + b.y2) / 2, w: b.w, h: b.h };
+    }
+    const p = n.position();
+    return { id: n.id(), x: p.x, y: p.y, w: n.width(), h: n.height() };
+  }));
+}
+
+export function sluice_cy_png(h) {
+  return h.cy.png({ output: 'base64uri', full: true, bg: '#ffffff', scale: 2, maxWidth: 8000, maxHeight: 8000 });
+}
+
+export function sluice_cy_destroy(h) {
+  if (window.__sluiceGraph) delete window.__sluiceGraph;
+  h.cy.destroy();
+}
+
+export function sluice_download_url(name, url) {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+export function sluice_download(name, mime, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: mime }));
+  sluice_download_url(name, url);
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+"#)]
+extern "C" {
+    /// A drawn graph (the cytoscape instance and its container).
+    pub type Handle;
+
+    fn sluice_cy_load(done: &JsValue);
+    fn sluice_cy_create(
+        container: &web_sys::HtmlElement,
+        label_field: &str,
+        big: bool,
+        on_tap: &JsValue,
+    ) -> Handle;
+    fn sluice_cy_patch(h: &Handle, patch_json: &str, positions_json: &str) -> u32;
+    fn sluice_cy_layout(h: &Handle, name: &str, positions_json: &str, on_done: &JsValue);
+    fn sluice_cy_fit(h: &Handle);
+    fn sluice_cy_zoom(h: &Handle, factor: f64);
+    fn sluice_cy_labels(h: &Handle, field: &str);
+    fn sluice_cy_select(h: &Handle, id: &str);
+    fn sluice_cy_positions(h: &Handle) -> String;
+    fn sluice_cy_png(h: &Handle) -> String;
+    fn sluice_cy_destroy(h: &Handle);
+    fn sluice_download(name: &str, mime: &str, text: &str);
+    fn sluice_download_url(name: &str, url: &str);
+}
+
+/// Loads the vendored scripts once (later calls reuse the same load), then calls `done`
+/// with `Ok(())` or the reason it failed.
+pub fn load(done: impl FnOnce(Result<(), String>) + 'static) {
+    let cb = Closure::once_into_js(move |err: String| {
+        done(if err.is_empty() { Ok(()) } else { Err(err) })
+    });
+    sluice_cy_load(&cb);
+}
+
+/// One cytoscape instance in a container Leptos never re-renders.
+pub struct Cytoscape {
+    handle: Handle,
+}
+
+impl Cytoscape {
+    /// Creates the instance. `big` trades detail while panning for speed; `on_tap` gets the
+    /// id of the tapped node or edge, or `None` for the background.
+    pub fn new(
+        container: &web_sys::HtmlElement,
+        label_field: Option<&str>,
+        big: bool,
+        on_tap: impl Fn(Option<String>) + 'static,
+    ) -> Self {
+        let cb = Closure::<dyn Fn(String)>::new(move |id: String| {
+            on_tap(Some(id).filter(|i| !i.is_empty()))
+        })
+        .into_js_value();
+        Self {
+            handle: sluice_cy_create(container, label_field.unwrap_or(""), big, &cb),
+        }
+    }
+
+    /// Applies a [`super::elements::Patch`] (as JSON); returns how many nodes were added.
+    /// `positions_json` (may be empty): [`super::elements::Placed`] records for the added
+    /// nodes, which then need no layout run.
+    pub fn patch(&self, patch_json: &str, positions_json: &str) -> u32 {
+        sluice_cy_patch(&self.handle, patch_json, positions_json)
+    }
+
+    /// Runs a layout by cytoscape name ("dagre", "breadthfirst", "cose", or "preset" with
+    /// `positions_json`), then calls `on_done`.
+    pub fn layout(&self, name: &str, positions_json: &str, on_done: impl FnOnce() + 'static) {
+        let cb = Closure::once_into_js(on_done);
+        sluice_cy_layout(&self.handle, name, positions_json, &cb);
+    }
+
+    pub fn fit(&self) {
+        sluice_cy_fit(&self.handle);
+    }
+
+    pub fn zoom_by(&self, factor: f64) {
+        sluice_cy_zoom(&self.handle, factor);
+    }
+
+    pub fn set_label_field(&self, field: Option<&str>) {
+        sluice_cy_labels(&self.handle, field.unwrap_or(""));
+    }
+
+    pub fn select(&self, id: Option<&str>) {
+        sluice_cy_select(&self.handle, id.unwrap_or(""));
+    }
+
+    /// Every node's centre and size (app boxes: their bounding box) as JSON
+    /// [`super::elements::Placed`] records.
+    pub fn positions_json(&self) -> String {
+        sluice_cy_positions(&self.handle)
+    }
+
+    /// The whole graph as a PNG data URL.
+    pub fn png_data_url(&self) -> String {
+        sluice_cy_png(&self.handle)
+    }
+
+    pub fn destroy(self) {
+        sluice_cy_destroy(&self.handle);
+    }
+}
+
+/// Offers `text` as a file download.
+pub fn download_text(name: &str, mime: &str, text: &str) {
+    sluice_download(name, mime, text);
+}
+
+/// Offers a data URL (e.g. the PNG) as a file download.
+pub fn download_url(name: &str, url: &str) {
+    sluice_download_url(name, url);
+}
