@@ -1,6 +1,7 @@
 //! The one configuration struct. Every flag has a `SLUICE_*` environment fallback so the
 //! console can be configured the same way on a laptop, in CI and in a container.
 
+use sluice_app::domain::topology::Thresholds;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -133,6 +134,26 @@ pub struct Config {
     )]
     pub sandbox_trace_sampling: f64,
 
+    /// Traffic Management health: the share of failed requests (percent) at which a node
+    /// or edge turns Degraded (Kiali's default: 0.1).
+    #[arg(
+        long,
+        env = "SLUICE_HEALTH_DEGRADED_PERCENT",
+        value_name = "PERCENT",
+        default_value_t = 0.1
+    )]
+    pub health_degraded_percent: f64,
+
+    /// Traffic Management health: the share of failed requests (percent) above which a
+    /// node or edge is Failure (Kiali's default: 10).
+    #[arg(
+        long,
+        env = "SLUICE_HEALTH_FAILURE_PERCENT",
+        value_name = "PERCENT",
+        default_value_t = 10.0
+    )]
+    pub health_failure_percent: f64,
+
     /// The Prometheus binary started in sandbox mode when no --prometheus-url is given.
     #[arg(
         long,
@@ -163,7 +184,24 @@ impl Config {
                 self.sandbox_load_rps
             ));
         }
+        self.health_thresholds()?;
         Ok(())
+    }
+
+    /// The topology's health thresholds as error ratios.
+    pub fn health_thresholds(&self) -> Result<Thresholds, String> {
+        let (d, f) = (self.health_degraded_percent, self.health_failure_percent);
+        if !(0.0..=100.0).contains(&d) || !(0.0..=100.0).contains(&f) || d > f {
+            return Err(format!(
+                "--health-degraded-percent {d} and --health-failure-percent {f} do not fit: \
+                 both are percents of failed requests from 0 to 100, and degraded may not be \
+                 above failure (Kiali's defaults are 0.1 and 10)."
+            ));
+        }
+        Ok(Thresholds {
+            degraded: d / 100.0,
+            failure: f / 100.0,
+        })
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -215,6 +253,32 @@ mod tests {
         assert!(err.contains("refusing --addr 0.0.0.0:3000"), "{err}");
         assert!(err.contains("no sign-in"), "{err}");
         assert!(parse(&["--addr", "[::1]:3000"]).unwrap().validate().is_ok());
+    }
+
+    #[test]
+    fn health_thresholds_are_percents_in_order() {
+        let t = parse(&[]).unwrap().health_thresholds().unwrap();
+        assert_eq!((t.degraded, t.failure), (0.001, 0.1), "Kiali's defaults");
+        let cfg = parse(&[
+            "--health-degraded-percent",
+            "5",
+            "--health-failure-percent",
+            "20",
+        ])
+        .unwrap();
+        let t = cfg.health_thresholds().unwrap();
+        assert_eq!((t.degraded, t.failure), (0.05, 0.2));
+        let cfg = parse(&[
+            "--health-degraded-percent",
+            "30",
+            "--health-failure-percent",
+            "20",
+        ])
+        .unwrap();
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("degraded may not be above failure"), "{err}");
+        let cfg = parse(&["--health-failure-percent", "120"]).unwrap();
+        assert!(cfg.validate().unwrap_err().contains("0 to 100"));
     }
 
     #[test]

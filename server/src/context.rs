@@ -1,6 +1,7 @@
 //! Builds what the server needs from the configuration: the Leptos options, the ports, and
 //! in sandbox mode the sandbox itself and the Prometheus that scrapes it.
 
+use sluice_app::domain::topology::Thresholds;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ use crate::sandbox::SandboxTraffic;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub ports: Ports,
+    /// Traffic Management health thresholds (`--health-*-percent`).
+    pub thresholds: Thresholds,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -104,6 +107,7 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Context> {
         state: AppState {
             leptos_options: leptos_options(cfg),
             ports,
+            thresholds: cfg.health_thresholds().map_err(|e| anyhow::anyhow!(e))?,
         },
         sandbox: connection.sandbox,
         prometheus: prometheus_process,

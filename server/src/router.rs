@@ -16,7 +16,11 @@ use crate::context::AppState;
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let ports = state.ports.clone();
-    let context = move || provide_context(ports.clone());
+    let thresholds = state.thresholds;
+    let context = move || {
+        provide_context(ports.clone());
+        provide_context(thresholds);
+    };
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))

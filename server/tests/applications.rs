@@ -33,6 +33,7 @@ async fn env() -> Env {
     let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await;
     let http = reqwest::Client::new();
     let state = AppState {
+        thresholds: Default::default(),
         leptos_options: LeptosOptions::builder()
             .output_name("sluice")
             .site_root(dir.path().to_string_lossy().to_string())

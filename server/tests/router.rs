@@ -14,6 +14,7 @@ use tower::ServiceExt;
 fn state(cluster: KubeCluster, site_root: &std::path::Path) -> AppState {
     let http = reqwest::Client::new();
     AppState {
+        thresholds: Default::default(),
         leptos_options: LeptosOptions::builder()
             .output_name("sluice")
             .site_root(site_root.to_string_lossy().to_string())

@@ -243,6 +243,7 @@ async fn state(env: &Env, api: JaegerApi) -> AppState {
     let url = Url::parse(&format!("http://{}", env.sandbox.jaeger_addr())).unwrap();
     let cluster = from_kubeconfig_file(env.sandbox.kubeconfig_path(), None, true).await;
     AppState {
+        thresholds: Default::default(),
         leptos_options: LeptosOptions::builder()
             .output_name("sluice")
             .site_root(env._dir.path().to_string_lossy().to_string())

@@ -145,7 +145,8 @@ mod ssr {
             inventory: inv.as_ref(),
             routing: &routing,
             jobs: &jobs,
-            thresholds: Thresholds::default(),
+            // The server's `--health-*-percent` settings; Kiali's defaults otherwise.
+            thresholds: leptos::prelude::use_context::<Thresholds>().unwrap_or_default(),
         }))
     }
 
