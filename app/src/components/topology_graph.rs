@@ -165,7 +165,8 @@ fn drive(
         }
     });
 
-    let preset_positions = |g: &Graph| serde_json::to_string(&layered_positions(g)).unwrap_or_default();
+    let preset_positions =
+        |g: &Graph| serde_json::to_string(&layered_positions(g)).unwrap_or_default();
     let run_layout = move |g: &Graph, choice: LayoutChoice, known: Option<String>| {
         let engine = choice.engine(g.nodes.len());
         let positions = if engine == "preset" {
