@@ -111,3 +111,20 @@ build_site() {
 server_bin() { # server_bin debug|release
   echo "$CARGO_TARGET_DIR/$1/sluice"
 }
+
+# For the benchmark scripts: background processes they start (PIDS) and their stop, and
+# waiting for an HTTP endpoint to answer (RUN_DIR holds the logs named in the error).
+PIDS=()
+stop_all() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+
+wait_http() { # wait_http URL WHAT
+  for _ in $(seq 1 120); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  die "$2 did not come up at $1 (logs in ${RUN_DIR:-the run directory})"
+}

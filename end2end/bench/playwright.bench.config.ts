@@ -1,16 +1,16 @@
-// The browser benchmark of the topology graph (deploy/bench-topology starts the fixture
-// Prometheus and the console for each size, then runs this with BENCH_URL and
-// BENCH_SERVICES set). It prints figures; it asserts only that the graph was drawn.
+// The browser benchmarks: deploy/bench-topology (topology.bench.ts) and deploy/bench-traces
+// (traces.bench.ts) start a fixture backend and the console, then run one spec with
+// BENCH_URL set. They print figures; they assert only that the graph or trace was drawn.
 import { defineConfig } from '@playwright/test';
 
 const url = process.env.BENCH_URL;
 if (!url) {
-  throw new Error('BENCH_URL must be set: run the benchmark with deploy/bench-topology');
+  throw new Error('BENCH_URL must be set: run the benchmarks with deploy/bench-topology or deploy/bench-traces');
 }
 
 export default defineConfig({
   testDir: '.',
-  testMatch: /topology\.bench\.ts/,
+  testMatch: /\.bench\.ts$/,
   workers: 1,
   retries: 0,
   reporter: [['list']],
