@@ -152,12 +152,14 @@ fn drive(
     command: RwSignal<Option<Command>>,
     state: RwSignal<DrawState>,
 ) {
+    use crate::domain::topology::GraphView;
     use elements::{Element, Placed, diff, elements, export_svg, has_traffic, layered_positions};
     use ffi::Cytoscape;
 
     let cy = StoredValue::new_local(None::<Cytoscape>);
     let drawn = StoredValue::new(Vec::<Element>::new());
     let laid_out = StoredValue::new(false);
+    let kind = StoredValue::new(None::<(GraphView, bool)>);
     let library = RwSignal::new(false);
     on_cleanup(move || {
         if let Some(c) = cy.try_update_value(Option::take).flatten() {
@@ -203,11 +205,21 @@ fn drive(
             }
             return;
         }
+        let big = g.nodes.len() >= elements::LARGE_GRAPH;
+        // Another graph type, or a graph crossing the large-graph size: start over, since
+        // positions in one mean nothing in the other and a large graph draws differently.
+        if kind.get_value().is_some_and(|k| k != (g.view, big)) {
+            if let Some(c) = cy.try_update_value(Option::take).flatten() {
+                c.destroy();
+            }
+            drawn.set_value(Vec::new());
+            laid_out.set_value(false);
+        }
+        kind.set_value(Some((g.view, big)));
         if cy.with_value(Option::is_none) {
             let Some(el) = canvas.get_untracked() else {
                 return;
             };
-            let big = g.nodes.len() >= elements::LARGE_GRAPH;
             let c = Cytoscape::new(&el, labels.get_untracked().field(), big, move |id| {
                 on_select.run(id)
             });
@@ -297,7 +309,10 @@ fn drive(
                 Command::Fit => c.fit(),
                 Command::ZoomIn => c.zoom_by(1.25),
                 Command::ZoomOut => c.zoom_by(0.8),
-                Command::ExportPng => ffi::download_url(&format!("{name}.png"), &c.png_data_url()),
+                Command::ExportPng => {
+                    let file = format!("{name}.png");
+                    c.png(move |url| ffi::download_url(&file, &url));
+                }
                 Command::ExportSvg => {
                     if let Some(g) = &g
                         && let Ok(placed) = serde_json::from_str::<Vec<Placed>>(&c.positions_json())

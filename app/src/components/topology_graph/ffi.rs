@@ -91,8 +91,13 @@ export function sluice_cy_create(container, field, big, onTap) {
     selectionType: 'single', textureOnViewport: big, hideEdgesOnViewport: big,
     pixelRatio: big ? 1 : 'auto',
   });
-  const h = { cy, container, big, placed: false, ready: false, layout: '', timings: { created: performance.now() } };
-  cy.on('tap', (ev) => onTap(ev.target === cy ? '' : ev.target.id()));
+  const h = { cy, container, big, field, placed: false, ready: false, layout: '', timings: { created: performance.now() } };
+  h.edges = big ? edgeLayer(h) : null;
+  cy.on('tap', (ev) => {
+    if (ev.target !== cy) return onTap(ev.target.id());
+    const hit = h.edges ? edgeAt(h, ev.position) : null;
+    onTap(hit ? hit.id : '');
+  });
   window.__sluiceGraph = () => {
     const box = container.getBoundingClientRect();
     const screen = (n) => { const p = n.renderedPosition(); return { x: box.left + p.x, y: box.top + p.y }; };
@@ -100,12 +105,157 @@ export function sluice_cy_create(container, field, big, onTap) {
       ready: h.ready, layout: h.layout, zoom: cy.zoom(), timings: h.timings,
       nodes: cy.nodes().map((n) => ({ id: n.id(), classes: n.classes(), label: n.data('label'),
         parent: n.data('parent') || null, screen: screen(n) })),
-      edges: cy.edges().map((e) => ({ id: e.id(), source: e.data('source'), target: e.data('target'),
-        classes: e.classes(), label: e.style('label') })),
-      selected: cy.$(':selected').map((e) => e.id()),
+      edges: h.edges
+        ? [...h.edges.all.values()].map((e) => ({ id: e.id, source: e.data.source, target: e.data.target,
+          classes: e.classes.split(' ').filter((c) => c), label: e.id === h.edges.selected ? (e.data[h.field] || '') : '' }))
+        : cy.edges().map((e) => ({ id: e.id(), source: e.data('source'), target: e.data('target'),
+          classes: e.classes(), label: e.style('label') })),
+      selected: h.edges && h.edges.selected ? [h.edges.selected] : cy.$(':selected').map((e) => e.id()),
     };
   };
   return h;
+}
+
+// Large graphs: edges are not cytoscape elements. Each element costs cytoscape about a
+// tenth of a millisecond to style and draw on its first frame, and a large mesh has two
+// to three edges per node. Its edges are drawn here instead, as a few canvas paths (one
+// per health and line style) on a canvas under cytoscape's node layer, redrawn when the
+// view or a node moves; a tap on the background picks the nearest edge within a few
+// pixels. Nodes stay cytoscape's: positions, drag, zoom and pan, node taps.
+function edgeLayer(h) {
+  const nodeLayer = h.container.querySelector('canvas[data-id$="-node"]');
+  const canvas = document.createElement('canvas');
+  canvas.setAttribute('data-id', 'sluice-edges');
+  Object.assign(canvas.style, { position: 'absolute', left: '0', top: '0', zIndex: '0', pointerEvents: 'none' });
+  nodeLayer.parentElement.insertBefore(canvas, nodeLayer.parentElement.firstChild);
+  const layer = { canvas, all: new Map(), selected: null, queued: false };
+  const queue = () => {
+    if (layer.queued) return;
+    layer.queued = true;
+    requestAnimationFrame(() => drawEdges(h));
+  };
+  layer.queue = queue;
+  h.cy.on('viewport resize', queue);
+  h.cy.on('position', 'node', queue);
+  return layer;
+}
+
+function edgeRecord(cy, el) {
+  const s = cy.getElementById(el.data.source), t = cy.getElementById(el.data.target);
+  if (s.empty() || t.empty()) return null;
+  return { id: el.data.id, data: el.data, classes: el.classes || '', s, t };
+}
+
+function edgeStroke(e) {
+  const health = e.data.health || 'idle';
+  const tcp = e.classes.indexOf('proto-tcp') >= 0;
+  return { key: health + (tcp ? '-tcp' : ''), health, tcp };
+}
+
+const EDGE_ORDER = ['idle', 'healthy', 'degraded', 'failure'];
+
+function drawEdges(h) {
+  const L = h.edges, cy = h.cy;
+  L.queued = false;
+  if (cy.destroyed()) return;
+  const w = Math.max(1, Math.round(cy.width())), hh = Math.max(1, Math.round(cy.height()));
+  if (L.canvas.width !== w || L.canvas.height !== hh) {
+    L.canvas.width = w; L.canvas.height = hh;
+    L.canvas.style.width = w + 'px'; L.canvas.style.height = hh + 'px';
+  }
+  const ctx = L.canvas.getContext('2d');
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, w, hh);
+  const z = cy.zoom(), pan = cy.pan();
+  ctx.setTransform(z, 0, 0, z, pan.x, pan.y);
+  paintEdges(ctx, L, z, cy.extent(), h.field);
+}
+
+// Draws every edge in model coordinates on a context already transformed for zoom `z`;
+// edges wholly outside `ext` (a model box, or null for all) are skipped.
+function paintEdges(ctx, L, z, ext, field) {
+  const groups = new Map();
+  for (const e of L.all.values()) {
+    if (e.s.removed() || e.t.removed()) continue;
+    const a = e.s.position(), b = e.t.position();
+    if (ext && ((a.x < ext.x1 && b.x < ext.x1) || (a.x > ext.x2 && b.x > ext.x2) ||
+        (a.y < ext.y1 && b.y < ext.y1) || (a.y > ext.y2 && b.y > ext.y2))) continue;
+    const k = edgeStroke(e);
+    let g = groups.get(k.key);
+    if (!g) groups.set(k.key, g = { k, list: [] });
+    g.list.push(a, b);
+  }
+  const px = 1 / z;
+  const arrows = z >= 0.6;
+  for (const health of EDGE_ORDER) {
+    for (const tcp of [false, true]) {
+      const g = groups.get(health + (tcp ? '-tcp' : ''));
+      if (!g) continue;
+      const wide = health === 'failure' || health === 'degraded';
+      ctx.lineWidth = Math.max(wide ? 2.5 : (health === 'idle' ? 1 : 1.5), px);
+      ctx.strokeStyle = ctx.fillStyle = COLORS[health];
+      ctx.setLineDash(health === 'idle' ? [2 * px, 3 * px] : (tcp ? [6 * px, 4 * px] : []));
+      ctx.beginPath();
+      for (let i = 0; i < g.list.length; i += 2) {
+        ctx.moveTo(g.list[i].x, g.list[i].y);
+        ctx.lineTo(g.list[i + 1].x, g.list[i + 1].y);
+      }
+      ctx.stroke();
+      if (arrows) {
+        ctx.setLineDash([]);
+        ctx.beginPath();
+        for (let i = 0; i < g.list.length; i += 2) arrowHead(ctx, g.list[i], g.list[i + 1]);
+        ctx.fill();
+      }
+    }
+  }
+  ctx.setLineDash([]);
+  const sel = L.selected && L.all.get(L.selected);
+  if (sel && !sel.s.removed() && !sel.t.removed()) {
+    const a = sel.s.position(), b = sel.t.position();
+    ctx.lineWidth = Math.max(3, 2 * px);
+    ctx.strokeStyle = ctx.fillStyle = '#2a7de1';
+    ctx.beginPath(); ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y); ctx.stroke();
+    ctx.beginPath(); arrowHead(ctx, a, b); ctx.fill();
+    const text = field ? sel.data[field] : '';
+    if (text) {
+      const size = Math.max(8, 11 * px);
+      ctx.font = size + 'px sans-serif';
+      ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+      const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2, tw = ctx.measureText(text).width;
+      ctx.fillStyle = 'rgba(255,255,255,0.85)';
+      ctx.fillRect(mx - tw / 2 - 2 * px, my - size / 2 - px, tw + 4 * px, size + 2 * px);
+      ctx.fillStyle = '#1d2733';
+      ctx.fillText(text, mx, my);
+    }
+  }
+}
+
+// A small arrow head at `b`, stopping at the edge of a node 24 wide.
+function arrowHead(ctx, a, b) {
+  const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy);
+  if (len < 30) return;
+  const ux = dx / len, uy = dy / len;
+  const tx = b.x - ux * 13, ty = b.y - uy * 13;
+  ctx.moveTo(tx, ty);
+  ctx.lineTo(tx - ux * 8 - uy * 4, ty - uy * 8 + ux * 4);
+  ctx.lineTo(tx - ux * 8 + uy * 4, ty - uy * 8 - ux * 4);
+  ctx.closePath();
+}
+
+// The edge nearest to model point `p`, if within 6 screen pixels.
+function edgeAt(h, p) {
+  const tol = 6 / h.cy.zoom();
+  let best = null, bestD = tol * tol;
+  for (const e of h.edges.all.values()) {
+    if (e.s.removed() || e.t.removed()) continue;
+    const a = e.s.position(), b = e.t.position();
+    const dx = b.x - a.x, dy = b.y - a.y, l2 = dx * dx + dy * dy;
+    const u = l2 > 0 ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / l2)) : 0;
+    const qx = a.x + u * dx - p.x, qy = a.y + u * dy - p.y, d = qx * qx + qy * qy;
+    if (d <= bestD) { bestD = d; best = e; }
+  }
+  return best;
 }
 
 // Where a new node goes: beside the drawn nodes it is connected to (or its siblings in the
@@ -160,11 +310,28 @@ export function sluice_cy_patch(h, json, positionsJson) {
       e.classes(el.classes);
     }
     for (const id of p.remove) {
+      if (h.edges && h.edges.all.delete(id)) continue;
       const e = cy.getElementById(id);
       if (!e.empty()) cy.remove(e);
     }
-    const edges = p.add.filter((e) => e.group === 'edges' && cy.getElementById(e.data.id).empty());
-    if (edges.length) cy.add(edges);
+    if (h.edges) {
+      const L = h.edges;
+      for (const el of p.update) {
+        const e = el.group === 'edges' && L.all.get(el.data.id);
+        if (e) { e.data = el.data; e.classes = el.classes || ''; }
+      }
+      for (const el of p.add) {
+        if (el.group !== 'edges') continue;
+        const e = edgeRecord(cy, el);
+        if (e) L.all.set(e.id, e);
+      }
+      for (const [id, e] of L.all) if (e.s.removed() || e.t.removed()) L.all.delete(id);
+      if (L.selected && !L.all.has(L.selected)) L.selected = null;
+      L.queue();
+    } else {
+      const edges = p.add.filter((e) => e.group === 'edges' && cy.getElementById(e.data.id).empty());
+      if (edges.length) cy.add(edges);
+    }
     if (h.ready && addedNodes.length) placeNew(cy, addedNodes);
   });
   h.timings.patched = performance.now();
@@ -233,12 +400,20 @@ export function sluice_cy_zoom(h, factor) {
 }
 
 export function sluice_cy_labels(h, field) {
+  h.field = field;
+  if (h.edges) { h.edges.queue(); return; }
   h.cy.style().selector(h.big ? 'edge:selected' : 'edge').style('label', labelStyle(field)).update();
 }
 
 export function sluice_cy_select(h, id) {
   const cy = h.cy;
   cy.$(':selected').unselect();
+  if (h.edges) {
+    const was = h.edges.selected;
+    h.edges.selected = id && h.edges.all.has(id) ? id : null;
+    if (was !== h.edges.selected) h.edges.queue();
+    if (h.edges.selected) return;
+  }
   if (id) cy.getElementById(id).select();
 }
 
@@ -253,8 +428,28 @@ export function sluice_cy_positions(h) {
   }));
 }
 
-export function sluice_cy_png(h) {
-  return h.cy.png({ output: 'base64uri', full: true, bg: '#ffffff', scale: 2, maxWidth: 8000, maxHeight: 8000 });
+export function sluice_cy_png(h, done) {
+  const opts = { output: 'base64uri', full: true, scale: 2, maxWidth: 8000, maxHeight: 8000 };
+  if (!h.edges) return done(h.cy.png(Object.assign({ bg: '#ffffff' }, opts)));
+  // Large graphs: cytoscape's image has the nodes; the edges go under them, drawn at the
+  // same scale over the same bounds.
+  const bb = h.cy.elements().boundingBox();
+  const img = new Image();
+  img.onload = () => {
+    const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, c.width, c.height);
+    const s = img.width / Math.max(bb.w, 1);
+    ctx.setTransform(s, 0, 0, s, -bb.x1 * s, -bb.y1 * s);
+    paintEdges(ctx, h.edges, s, null, h.field);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.drawImage(img, 0, 0);
+    done(c.toDataURL('image/png'));
+  };
+  img.onerror = () => done(h.cy.png(Object.assign({ bg: '#ffffff' }, opts)));
+  img.src = h.cy.png(opts);
 }
 
 export function sluice_cy_destroy(h) {
@@ -295,7 +490,7 @@ extern "C" {
     fn sluice_cy_labels(h: &Handle, field: &str);
     fn sluice_cy_select(h: &Handle, id: &str);
     fn sluice_cy_positions(h: &Handle) -> String;
-    fn sluice_cy_png(h: &Handle) -> String;
+    fn sluice_cy_png(h: &Handle, done: &JsValue);
     fn sluice_cy_destroy(h: &Handle);
     fn sluice_download(name: &str, mime: &str, text: &str);
     fn sluice_download_url(name: &str, url: &str);
@@ -369,9 +564,10 @@ impl Cytoscape {
         sluice_cy_positions(&self.handle)
     }
 
-    /// The whole graph as a PNG data URL.
-    pub fn png_data_url(&self) -> String {
-        sluice_cy_png(&self.handle)
+    /// The whole graph as a PNG data URL, given to `done` (large graphs compose the edge
+    /// layer under the nodes first, which waits for an image to decode).
+    pub fn png(&self, done: impl FnOnce(String) + 'static) {
+        sluice_cy_png(&self.handle, &Closure::once_into_js(done));
     }
 
     pub fn destroy(self) {
