@@ -1,6 +1,7 @@
-// Playwright runs against two real `sluice` servers built by deploy/test: one on the
-// embedded sandbox cluster, one pointed at a cluster that does not answer. The browser is
-// Debian's Chromium (Playwright cannot download its own here).
+// Playwright runs against three real `sluice` servers built by deploy/test: one on the
+// embedded sandbox cluster, one pointed at a cluster that does not answer, and one whose
+// Prometheus is the large synthetic mesh of server/examples/bench_topology.rs (500
+// services). The browser is Debian's Chromium (Playwright cannot download its own here).
 import { defineConfig } from '@playwright/test';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -8,8 +9,9 @@ import * as path from 'path';
 
 const bin = process.env.SLUICE_BIN;
 const site = process.env.SLUICE_SITE_ROOT;
-if (!bin || !site) {
-  throw new Error('SLUICE_BIN and SLUICE_SITE_ROOT must be set: run the tests with deploy/test');
+const fixture = process.env.SLUICE_FIXTURE_BIN;
+if (!bin || !site || !fixture) {
+  throw new Error('SLUICE_BIN, SLUICE_SITE_ROOT and SLUICE_FIXTURE_BIN must be set: run the tests with deploy/test');
 }
 
 // Workers re-read this file; the run directory is created once and inherited via env.
@@ -41,6 +43,8 @@ users:
 
 const SANDBOX_PORT = 3100;
 const UNREACHABLE_PORT = 3101;
+const LARGE_MESH_PORT = 3102;
+const LARGE_MESH_PROMETHEUS = 3192;
 // The sandbox mesh's ingress, where "Click to visit" opens Bookinfo.
 export const SANDBOX_INGRESS_PORT = 3180;
 
@@ -85,13 +89,18 @@ export default defineConfig({
   projects: [
     {
       name: 'sandbox',
-      testIgnore: /unreachable/,
+      testIgnore: /unreachable|large-graph/,
       use: { baseURL: `http://127.0.0.1:${SANDBOX_PORT}` },
     },
     {
       name: 'unreachable-cluster',
       testMatch: /unreachable/,
       use: { baseURL: `http://127.0.0.1:${UNREACHABLE_PORT}` },
+    },
+    {
+      name: 'large-mesh',
+      testMatch: /large-graph/,
+      use: { baseURL: `http://127.0.0.1:${LARGE_MESH_PORT}` },
     },
   ],
   webServer: [
@@ -102,6 +111,18 @@ export default defineConfig({
     server(
       UNREACHABLE_PORT,
       `--kubeconfig ${unreachableKubeconfig} --data-dir ${path.join(runDir, 'unreachable')}`,
+    ),
+    {
+      command: `${fixture} --serve 127.0.0.1:${LARGE_MESH_PROMETHEUS} --services 500 --project bench`,
+      url: `http://127.0.0.1:${LARGE_MESH_PROMETHEUS}/-/ready`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: 'pipe' as const,
+      stderr: 'pipe' as const,
+    },
+    server(
+      LARGE_MESH_PORT,
+      `--sandbox --data-dir ${path.join(runDir, 'large-mesh')} --sandbox-ingress-addr 127.0.0.1:0 --sandbox-load-rps 0 --prometheus-url http://127.0.0.1:${LARGE_MESH_PROMETHEUS}`,
     ),
   ],
 });

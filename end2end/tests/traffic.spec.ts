@@ -166,6 +166,26 @@ test('topology: Bookinfo drawn with traffic, reviews charts, a faulty canary tur
   await expect
     .poll(async () => (await drawn(page))?.edges.some((e) => e.id === edge(wl('reviews-v2'), svc('ratings'))), { timeout: 30_000 })
     .toBe(true);
+
+  // The service graph: one node per service, versions merged; the caller of an edge is
+  // its app, and its side panel charts exactly that merged traffic.
+  await page.locator('select[name="graph"]').selectOption('service');
+  await expect(page).toHaveURL(/graph=service/);
+  const merged = edge(`app:${PROJECT}/reviews`, svc('ratings'));
+  await expect
+    .poll(async () => (await drawn(page))?.edges.map((e) => e.id) ?? [], { timeout: 30_000 })
+    .toEqual(expect.arrayContaining([edge(`app:${PROJECT}/productpage`, svc('reviews')), merged]));
+  const byService = (await drawn(page))!;
+  expect(byService.nodes.filter((n) => n.id.startsWith(`wl:${PROJECT}/`))).toEqual([]);
+  expect(byService.nodes.map((n) => n.id)).toEqual(expect.arrayContaining([svc('reviews'), svc('ratings'), svc('productpage')]));
+  await page.goto(`/traffic-management?project=${PROJECT}&window=1&graph=service&item=${encodeURIComponent(merged)}`);
+  const mergedPanel = page.getByTestId('topology-panel');
+  await expect(mergedPanel.getByRole('heading', { level: 2 })).toContainText('reviews → ratings');
+  await expect(mergedPanel.getByTestId('chart-traffic').locator('li').first()).toContainText(/\d+\.\d\d rps/, { timeout: 30_000 });
+  // An unknown graph type in the API is refused with the ones offered.
+  const bad = await request.get(`/api/get_topology?project=${PROJECT}&minutes=1&graph=apps`);
+  expect(bad.status()).toBe(422);
+  expect(await bad.text()).toContain('choose versioned or service');
   await users.close();
 });
 

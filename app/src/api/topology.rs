@@ -12,9 +12,15 @@ use crate::error::AppError;
 pub const WINDOWS: [u32; 5] = [1, 5, 10, 30, 60];
 
 /// The graph of a project's traffic over the last `minutes` (1, 5, 10, 30 or 60).
+/// `graph`: `versioned` (the versioned app graph) or `service` (the service graph); left
+/// out, the service graph from [`crate::domain::topology::SERVICE_GRAPH_FROM`] services on.
 #[server(input = GetUrl, endpoint = "get_topology")]
-pub async fn get_topology(project: String, minutes: u32) -> Result<Graph, AppError> {
-    super::reply(ssr::graph(project, minutes).await)
+pub async fn get_topology(
+    project: String,
+    minutes: u32,
+    #[server(default)] graph: Option<String>,
+) -> Result<Graph, AppError> {
+    super::reply(ssr::graph(project, minutes, graph.unwrap_or_default()).await)
 }
 
 /// Charts of one node or edge (`item` is its id in the graph) over the last `minutes`.
@@ -46,9 +52,10 @@ mod ssr {
     };
     use crate::domain::names::check_dns_label;
     use crate::domain::topology::{
-        Graph, GraphInputs, ItemMetrics, ItemRef, ServiceRouting, Thresholds, build_graph,
-        errors_query, finite, item_queries, label_latency, latency_to_service_query,
-        latency_to_workload_query, requests_query, routing_of_virtual_service, versions_if_several,
+        Graph, GraphInputs, GraphView, ItemMetrics, ItemRef, ServiceRouting, Thresholds,
+        build_graph, errors_query, finite, item_queries, label_latency, latency_to_service_query,
+        latency_to_workload_query, requests_query, routing_of_virtual_service, service_graph,
+        versions_if_several,
     };
     use crate::error::AppError;
     use crate::ports::{Ports, use_ports};
@@ -107,9 +114,10 @@ mod ssr {
             .collect()
     }
 
-    pub async fn graph(project: String, minutes: u32) -> Result<Graph, AppError> {
+    pub async fn graph(project: String, minutes: u32, view: String) -> Result<Graph, AppError> {
         check_dns_label("Project", &project).map_err(AppError::Invalid)?;
         check_window(minutes)?;
+        let asked = GraphView::parse_arg(&view).map_err(AppError::Invalid)?;
         let ports = use_ports()?;
         let at = now();
         let q = |promql: String| {
@@ -134,7 +142,7 @@ mod ssr {
             q(latency_to_workload_query(&project, minutes)),
             cluster,
         )?;
-        Ok(build_graph(GraphInputs {
+        let versioned = build_graph(GraphInputs {
             project: &project,
             window_minutes: minutes,
             at,
@@ -147,7 +155,13 @@ mod ssr {
             jobs: &jobs,
             // The server's `--health-*-percent` settings; Kiali's defaults otherwise.
             thresholds: leptos::prelude::use_context::<Thresholds>().unwrap_or_default(),
-        }))
+        });
+        let mut graph = match GraphView::resolve(asked, &versioned) {
+            GraphView::Versioned => versioned,
+            GraphView::Service => service_graph(&versioned),
+        };
+        graph.view_auto = asked.is_none();
+        Ok(graph)
     }
 
     pub async fn item(

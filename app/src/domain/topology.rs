@@ -6,6 +6,7 @@
 mod build;
 mod item;
 mod promql;
+mod views;
 
 pub use build::{
     GraphInputs, ServiceRouting, UNKNOWN_ID, build_graph, edge_id, health_of, is_error, is_ingress,
@@ -22,6 +23,8 @@ pub use promql::{
     PART_SEPARATOR, errors_query, latency_to_service_query, latency_to_workload_query,
     regex_literal, requests_query, selections, unpack,
 };
+
+pub use views::{GraphView, SERVICE_GRAPH_FROM, service_graph};
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +126,12 @@ pub struct Graph {
     pub thresholds: Thresholds,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// Which graph this is.
+    #[serde(default)]
+    pub view: GraphView,
+    /// The view was picked by the mesh's size, not asked for.
+    #[serde(default)]
+    pub view_auto: bool,
 }
 
 /// Charts for a clicked node or edge, over the window (range queries).

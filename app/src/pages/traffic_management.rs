@@ -3,7 +3,7 @@
 //! around versions, badges for release jobs, routing, mirroring and missing sidecars.
 //! Clicking a node or edge opens its charts beside the graph.
 //!
-//! All view state is in the URL (`?project=&window=&refresh=&layout=&labels=&item=`), so a
+//! All view state is in the URL (`?project=&window=&refresh=&graph=&layout=&labels=&item=`), so a
 //! link shows the same view. The selectors are a plain GET form and every node and edge is
 //! listed with a link, so the page works before (or without) the wasm bundle.
 
@@ -17,15 +17,15 @@ use crate::api::topology::get_topology;
 use crate::components::error_panel::error_panel;
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
 use crate::components::topology_graph::elements::{
-    ITEM_PARAM, LABELS_PARAM, LARGE_GRAPH, LAYOUT_PARAM, LabelMode, LayoutChoice, WINDOW_PARAM,
-    WINDOWS, empty_state, window_minutes,
+    GRAPH_PARAM, ITEM_PARAM, LABELS_PARAM, LARGE_GRAPH, LAYOUT_PARAM, LabelMode, LayoutChoice,
+    WINDOW_PARAM, WINDOWS, empty_state, window_minutes,
 };
 use crate::components::topology_graph::{GraphNotice, GraphSummary, TopologyGraph};
 use crate::components::topology_panel::TopologyPanel;
 use crate::components::{use_project, use_query_pairs};
 use crate::domain::links::with_param;
 use crate::domain::refresh::REFRESH_PARAM;
-use crate::domain::topology::Graph;
+use crate::domain::topology::{Graph, GraphView};
 
 const PATH: &str = "/traffic-management";
 
@@ -53,13 +53,14 @@ fn Topology(project: String) -> impl IntoView {
     let layout = Memo::new(move |_| LayoutChoice::parse(query.read().get(LAYOUT_PARAM).as_deref()));
     let labels = Memo::new(move |_| LabelMode::parse(query.read().get(LABELS_PARAM).as_deref()));
     let item = Memo::new(move |_| query.read().get(ITEM_PARAM).filter(|i| !i.is_empty()));
+    let asked_view = Memo::new(move |_| GraphView::parse(query.read().get(GRAPH_PARAM).as_deref()));
     let tick = use_refresh_tick();
 
     let graph = {
         let project = project.clone();
         Resource::new(
-            move || (project.clone(), minutes.get(), tick.get()),
-            |(p, m, _)| get_topology(p, m),
+            move || (project.clone(), minutes.get(), asked_view.get(), tick.get()),
+            |(p, m, v, _)| get_topology(p, m, v.map(|v| v.as_str().to_string())),
         )
     };
     // The drawing follows the latest good answer; a failed refresh keeps the last one on
@@ -130,6 +131,19 @@ fn Topology(project: String) -> impl IntoView {
         .iter()
         .map(|l| (l.as_str().to_string(), l.label().to_string()))
         .collect();
+    let views = GraphView::ALL
+        .iter()
+        .map(|v| (v.as_str().to_string(), v.label().to_string()))
+        .collect();
+    // The view asked for, else the one the server picked by size.
+    let current_view = Signal::derive(move || {
+        asked_view
+            .get()
+            .or_else(|| latest.with(|g| g.as_ref().map(|g| g.view)))
+            .unwrap_or_default()
+            .as_str()
+            .to_string()
+    });
     let label_modes = LabelMode::ALL
         .iter()
         .map(|l| (l.as_str().to_string(), l.label().to_string()))
@@ -149,6 +163,7 @@ fn Topology(project: String) -> impl IntoView {
             <form method="get" action=PATH class="topology-form">
                 {hidden}
                 {select(WINDOW_PARAM, "Window ", windows, Signal::derive(move || minutes.get().to_string()))}
+                {select(GRAPH_PARAM, "Graph ", views, current_view)}
                 {select(LAYOUT_PARAM, "Layout ", layouts, Signal::derive(move || layout.get().as_str().to_string()))}
                 {select(LABELS_PARAM, "Edge labels ", label_modes, Signal::derive(move || labels.get().as_str().to_string()))}
                 <button type="submit" class="button secondary" class:hidden=move || hydrated.get()>"Apply"</button>
@@ -163,8 +178,21 @@ fn Topology(project: String) -> impl IntoView {
                             let big = (g.nodes.len() >= LARGE_GRAPH).then(|| view! {
                                 <p class="muted small">{format!("{} nodes: drawn with a fast layered layout.", g.nodes.len())}</p>
                             });
+                            // The service graph picked for a large mesh says so, with the
+                            // way back to every version.
+                            let auto_service = (g.view == GraphView::Service && g.view_auto).then(|| {
+                                let versioned = with_param(PATH, &pairs.get_untracked(), GRAPH_PARAM, Some(GraphView::Versioned.as_str()));
+                                let services = g.nodes.iter().filter(|n| n.kind == crate::domain::topology::NodeKind::Service).count();
+                                view! {
+                                    <p class="muted small" data-testid="graph-view-notice">
+                                        {format!("{services} services: showing the service graph, each service's versions merged (their split is in its side panel). ")}
+                                        <a href=versioned>"Show the versioned app graph"</a>
+                                    </p>
+                                }
+                            });
                             view! {
                                 {empty_state(&g).map(|s| view! { <GraphNotice state=s project=g.project.clone() /> })}
+                                {auto_service}
                                 {big}
                             }
                         })

@@ -15,6 +15,8 @@ pub const WINDOW_PARAM: &str = "window";
 pub const LAYOUT_PARAM: &str = "layout";
 pub const LABELS_PARAM: &str = "labels";
 pub const ITEM_PARAM: &str = "item";
+/// `versioned` or `service` ([`crate::domain::topology::GraphView`]); absent: by size.
+pub const GRAPH_PARAM: &str = "graph";
 
 /// Time windows offered, in minutes; the server accepts exactly these.
 pub const WINDOWS: [u32; 5] = [1, 5, 10, 30, 60];
@@ -767,7 +769,7 @@ impl EmptyState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::topology::Thresholds;
+    use crate::domain::topology::{GraphView, Thresholds};
 
     fn node(id: &str, kind: NodeKind, parent: Option<&str>, health: Health) -> Node {
         let name = id.rsplit(['/', ':']).next().unwrap_or(id).to_string();
@@ -853,6 +855,8 @@ mod tests {
                     Health::Failure,
                 ),
             ],
+            view: GraphView::Versioned,
+            view_auto: false,
         }
     }
 

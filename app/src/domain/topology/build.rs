@@ -770,6 +770,8 @@ fn finish(b: Builder<'_>, input: GraphInputs<'_>) -> Graph {
         thresholds: t,
         nodes,
         edges: out_edges,
+        view: super::GraphView::Versioned,
+        view_auto: false,
     }
 }
 

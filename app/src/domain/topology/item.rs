@@ -131,13 +131,8 @@ impl ItemRef {
         }
         match id.split_once("->") {
             Some((s, t)) => {
+                // An app end is the service graph's: an app's versions merged.
                 let (source, target) = (NodeRef::parse(s)?, NodeRef::parse(t)?);
-                if matches!(source, NodeRef::App { .. }) || matches!(target, NodeRef::App { .. }) {
-                    return Err(format!(
-                        "\"{id}\" is not an edge of the graph: edges join workloads, services \
-                         and the unknown caller, not app groups."
-                    ));
-                }
                 Ok(ItemRef::Edge { source, target })
             }
             None => NodeRef::parse(id).map(ItemRef::Node),

@@ -486,10 +486,19 @@ fn item_ids_parse_or_say_the_expected_form() {
         let err = ItemRef::parse(bad).unwrap_err();
         assert!(err.contains("svc:<namespace>/<service>"), "{bad}: {err}");
     }
-    assert!(
-        ItemRef::parse("app:demo/a->svc:demo/b")
-            .unwrap_err()
-            .contains("app groups")
+    // The service graph's edges name a caller by its app.
+    assert_eq!(
+        ItemRef::parse("app:demo/a->svc:demo/b"),
+        Ok(ItemRef::Edge {
+            source: NodeRef::App {
+                namespace: "demo".into(),
+                app: "a".into()
+            },
+            target: NodeRef::Service {
+                namespace: "demo".into(),
+                name: "b".into()
+            },
+        })
     );
 }
 
@@ -618,4 +627,223 @@ fn real_bookinfo_answers_build_the_expected_graph() {
     // Ingress, 4 services, 5 workloads, 4 app boxes.
     assert_eq!(g.nodes.len(), 14, "{:#?}", ids(&g));
     assert_eq!(g.edges.len(), 9);
+}
+
+/// The service graph of the hand-made mesh, and every edge's total checked against the
+/// versioned graph it came from.
+#[test]
+fn the_service_graph_merges_versions_into_their_service() {
+    let g = build(&mesh(), Some(&inventory()), &[], &[]);
+    let s = service_graph(&g);
+    assert_eq!(s.view, GraphView::Service);
+    // No app boxes or workloads of apps with a service are left; nothing is nested.
+    assert!(
+        s.nodes
+            .iter()
+            .all(|n| n.parent.is_none() && n.kind != NodeKind::Workload),
+        "{:#?}",
+        ids(&s)
+    );
+    assert!(!ids(&s).iter().any(|i| i.starts_with("wl:demo/")));
+    // productpage (one version) → reviews keeps its figures; the id names the caller as
+    // its app, which is what the side panel queries.
+    let e = edge(&s, "svc:demo/productpage", "svc:demo/reviews");
+    assert_eq!(e.id, "app:demo/productpage->svc:demo/reviews");
+    let v = edge(&g, PP, "svc:demo/reviews");
+    assert!(
+        close(e.rps, v.rps) && close(e.error_ratio, v.error_ratio),
+        "{e:?} {v:?}"
+    );
+    assert_eq!((e.p95_ms, e.health), (v.p95_ms, v.health));
+    assert!(matches!(
+        ItemRef::parse(&e.id),
+        Ok(ItemRef::Edge {
+            source: NodeRef::App { .. },
+            target: NodeRef::Service { .. }
+        })
+    ));
+    let q = item_queries(&ItemRef::parse(&e.id).unwrap(), "demo", "1m");
+    assert!(
+        q.success.contains("source_app=\"productpage\"")
+            && q.success.contains("destination_service_name=\"reviews\""),
+        "{q:?}"
+    );
+    // A service's split over its versions is not an edge of the service graph.
+    assert!(
+        !s.edges.iter().any(|e| e.source == e.target),
+        "{:#?}",
+        s.edges
+    );
+    // reviews-v2's calls are reviews' calls; its traffic out is the service's.
+    let r = edge(&s, "svc:demo/reviews", "svc:demo/ratings");
+    assert_eq!(r.protocol, "grpc");
+    let out: f64 = g
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Workload && n.app.as_deref() == Some("reviews"))
+        .map(|n| n.rps_out)
+        .sum();
+    assert!(close(node(&s, "svc:demo/reviews").rps_out, out));
+    assert!(close(
+        node(&s, "svc:demo/reviews").rps_in,
+        node(&g, "svc:demo/reviews").rps_in
+    ));
+    // details' pods have no sidecar: its service carries the badge.
+    assert!(
+        node(&s, "svc:demo/details")
+            .badges
+            .contains(&Badge::NoSidecar)
+    );
+    // A caller without a service of its app is its app; unknown callers and the ingress stay.
+    let lg = node(&s, "app:loadtest/loadgen");
+    assert_eq!(lg.kind, NodeKind::App);
+    assert!(close(
+        edge(&s, "app:loadtest/loadgen", "svc:demo/reviews").rps,
+        0.25
+    ));
+    edge(&s, "unknown", "svc:demo/ratings");
+    edge(
+        &s,
+        "wl:istio-system/istio-ingressgateway",
+        "svc:demo/productpage",
+    );
+    // Every edge ends on drawn nodes and every request of the versioned graph into a
+    // service is still there.
+    for e in &s.edges {
+        node(&s, &e.source);
+        node(&s, &e.target);
+    }
+    let into = |g: &Graph, id: &str| -> f64 {
+        g.edges
+            .iter()
+            .filter(|e| e.target == id)
+            .map(|e| e.rps)
+            .sum()
+    };
+    for n in s.nodes.iter().filter(|n| n.kind == NodeKind::Service) {
+        assert!(close(into(&s, &n.id), into(&g, &n.id)), "{}", n.id);
+    }
+}
+
+/// Two versions calling the same service become one edge: rates and failures add up, the
+/// p95 is the slower version's.
+#[test]
+fn merged_edges_add_rates_and_keep_the_slowest_p95() {
+    let t = Thresholds::default();
+    let wl = |name: &str, version: &str| Node {
+        id: format!("wl:demo/{name}-{version}"),
+        kind: NodeKind::Workload,
+        namespace: "demo".into(),
+        name: format!("{name}-{version}"),
+        app: Some(name.into()),
+        version: Some(version.into()),
+        parent: Some(format!("app:demo/{name}")),
+        health: Health::Healthy,
+        rps_in: 0.0,
+        rps_out: 2.0,
+        error_ratio: None,
+        badges: Vec::new(),
+    };
+    let svc = |name: &str| Node {
+        id: format!("svc:demo/{name}"),
+        kind: NodeKind::Service,
+        name: name.into(),
+        app: None,
+        version: None,
+        parent: None,
+        ..wl(name, "v1")
+    };
+    let e = |s: &str, t_: &str, rps: f64, err: f64, p95: Option<f64>| Edge {
+        id: edge_id(s, t_),
+        source: s.into(),
+        target: t_.into(),
+        protocol: "http".into(),
+        rps,
+        error_ratio: err,
+        p95_ms: p95,
+        health: health_of(rps, err, &t),
+    };
+    let g = Graph {
+        project: "demo".into(),
+        window_minutes: 5,
+        at: 0.0,
+        thresholds: t,
+        nodes: vec![
+            svc("reviews"),
+            wl("reviews", "v1"),
+            wl("reviews", "v2"),
+            svc("ratings"),
+        ],
+        edges: vec![
+            e(
+                "wl:demo/reviews-v1",
+                "svc:demo/ratings",
+                3.0,
+                0.0,
+                Some(20.0),
+            ),
+            e(
+                "wl:demo/reviews-v2",
+                "svc:demo/ratings",
+                1.0,
+                0.5,
+                Some(80.0),
+            ),
+        ],
+        view: GraphView::Versioned,
+        view_auto: false,
+    };
+    let s = service_graph(&g);
+    assert_eq!(s.edges.len(), 1, "{:#?}", s.edges);
+    let m = &s.edges[0];
+    assert_eq!(m.id, "app:demo/reviews->svc:demo/ratings");
+    assert_eq!(
+        (m.source.as_str(), m.target.as_str()),
+        ("svc:demo/reviews", "svc:demo/ratings")
+    );
+    assert!(close(m.rps, 4.0) && close(m.error_ratio, 0.125), "{m:?}");
+    assert_eq!(m.p95_ms, Some(80.0));
+    assert_eq!(m.health, Health::Failure);
+    assert!(close(node(&s, "svc:demo/reviews").rps_out, 4.0));
+}
+
+#[test]
+fn the_graph_type_is_asked_for_or_picked_by_size() {
+    assert_eq!(GraphView::parse(Some("service")), Some(GraphView::Service));
+    assert_eq!(
+        GraphView::parse(Some("versioned")),
+        Some(GraphView::Versioned)
+    );
+    assert_eq!(GraphView::parse(Some("apps")), None);
+    assert_eq!(GraphView::parse_arg(""), Ok(None));
+    let err = GraphView::parse_arg("apps").unwrap_err();
+    assert!(
+        err.contains("\"apps\"") && err.contains("versioned or service"),
+        "{err}"
+    );
+    for v in GraphView::ALL {
+        assert_eq!(GraphView::parse(Some(v.as_str())), Some(v));
+    }
+    let small = build(&mesh(), Some(&inventory()), &[], &[]);
+    assert_eq!(GraphView::resolve(None, &small), GraphView::Versioned);
+    assert_eq!(
+        GraphView::resolve(Some(GraphView::Service), &small),
+        GraphView::Service
+    );
+    let mut big = small.clone();
+    let template = node(&small, "svc:demo/reviews").clone();
+    big.nodes = (0..SERVICE_GRAPH_FROM)
+        .map(|i| Node {
+            id: format!("svc:demo/s{i}"),
+            name: format!("s{i}"),
+            ..template.clone()
+        })
+        .collect();
+    assert_eq!(GraphView::resolve(None, &big), GraphView::Service);
+    assert_eq!(
+        GraphView::resolve(Some(GraphView::Versioned), &big),
+        GraphView::Versioned
+    );
+    big.nodes.pop();
+    assert_eq!(GraphView::resolve(None, &big), GraphView::Versioned);
 }
