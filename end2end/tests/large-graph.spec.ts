@@ -40,6 +40,7 @@ test('a large mesh: the service graph first, the versioned graph on the edge lay
   expect(g.nodes.some((n) => n.id.startsWith('wl:bench/'))).toBe(false);
   expect(g.edges.length).toBe(served.edges.length);
   expect(await edgePixels(page)).toBeGreaterThan(1000);
+  await expect(page.getByTestId('topology-counts')).toContainText(`500 services, ${served.edges.length} connections (service graph, last 5 min)`);
 
   // Versions on demand: the notice's link.
   await page.getByRole('link', { name: 'Show the versioned app graph' }).click();

@@ -479,11 +479,19 @@ pub fn GraphSummary(graph: Graph) -> impl IntoView {
     view! {
         <details class="panel topology-summary" open=graph.nodes.len() <= 60>
             <summary data-testid="topology-counts">
-                {format!(
-                    "{services} services, {workloads} workloads, {} connections (last {} min)",
-                    graph.edges.len(),
-                    graph.window_minutes,
-                )}
+                {if graph.view == crate::domain::topology::GraphView::Service {
+                    format!(
+                        "{services} services, {} connections (service graph, last {} min)",
+                        graph.edges.len(),
+                        graph.window_minutes,
+                    )
+                } else {
+                    format!(
+                        "{services} services, {workloads} workloads, {} connections (last {} min)",
+                        graph.edges.len(),
+                        graph.window_minutes,
+                    )
+                }}
             </summary>
             <h3>"Connections"</h3>
             <table class="table topology-edges">

@@ -8,7 +8,7 @@
 //! listed with a link, so the page works before (or without) the wasm bundle.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Link, Title};
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
@@ -34,6 +34,8 @@ pub fn TrafficManagementPage() -> impl IntoView {
     let project = use_project();
     view! {
         <Title text="Traffic Management" />
+        // The graph library, fetched while the app's own bundle loads.
+        <Link rel="preload" href="/vendor/cytoscape/cytoscape.min.js" as_="script" />
         <header class="page-header">
             <h1>"Traffic Management"</h1>
             <p class="lead">"The live service topology of a project: who calls whom, request rate, success rate and latency, with health colours."</p>

@@ -27,15 +27,27 @@ function script(src) {
   });
 }
 
-export function sluice_cy_load(done) {
-  if (!loading) {
-    loading = (window.cytoscape ? Promise.resolve() : script(BASE + 'cytoscape.min.js'))
-      .then(() => (window.dagre ? null : script(BASE + 'dagre.min.js')))
+let dagreLoading = null;
+
+// The hierarchical layout's scripts: fetched right after cytoscape, awaited only by a
+// dagre layout run (large graphs never run one, so they do not wait for it).
+function dagreLoaded() {
+  if (!dagreLoading) {
+    dagreLoading = (window.dagre ? Promise.resolve() : script(BASE + 'dagre.min.js'))
       .then(() => (window.cytoscapeDagre ? null : script(BASE + 'cytoscape-dagre.js')))
       .then(() => {
         // The UMD build registers itself when window.cytoscape exists; make sure.
         try { window.cytoscape.use(window.cytoscapeDagre); } catch (_) { /* already registered */ }
       });
+    dagreLoading.catch(() => { dagreLoading = null; });
+  }
+  return dagreLoading;
+}
+
+export function sluice_cy_load(done) {
+  if (!loading) {
+    loading = window.cytoscape ? Promise.resolve() : script(BASE + 'cytoscape.min.js');
+    loading.then(() => dagreLoaded().catch(() => {}), () => {});
     loading.catch(() => { loading = null; });
   }
   loading.then(() => done(''), (e) => done(String(e && e.message || e)));
@@ -192,6 +204,9 @@ function paintEdges(ctx, L, z, ext, field) {
       const g = groups.get(health + (tcp ? '-tcp' : ''));
       if (!g) continue;
       const wide = health === 'failure' || health === 'degraded';
+      // Zoomed out over thousands of edges, the healthy and idle ones are a haze behind
+      // the ones that need attention.
+      ctx.globalAlpha = !wide && z < 0.4 ? 0.35 : 1;
       ctx.lineWidth = Math.max(wide ? 2.5 : (health === 'idle' ? 1 : 1.5), px);
       ctx.strokeStyle = ctx.fillStyle = COLORS[health];
       ctx.setLineDash(health === 'idle' ? [2 * px, 3 * px] : (tcp ? [6 * px, 4 * px] : []));
@@ -210,6 +225,7 @@ function paintEdges(ctx, L, z, ext, field) {
     }
   }
   ctx.setLineDash([]);
+  ctx.globalAlpha = 1;
   const sel = L.selected && L.all.get(L.selected);
   if (sel && !sel.s.removed() && !sel.t.removed()) {
     const a = sel.s.position(), b = sel.t.position();
@@ -375,8 +391,18 @@ export function sluice_cy_layout(h, name, positionsJson, onDone) {
         Math.min((w - 2 * pad) / Math.max(x2 - x1, 1), (hgt - 2 * pad) / Math.max(y2 - y1, 1))));
       cy.viewport({ zoom, pan: { x: w / 2 - zoom * (x1 + x2) / 2, y: hgt / 2 - zoom * (y1 + y2) / 2 } });
     }
-    // Drawn on the next frames; report ready once the renderer has had them.
-    requestAnimationFrame(() => requestAnimationFrame(done));
+    // Ready when cytoscape has drawn the nodes, with the edge layer drawn in the same
+    // frame.
+    // (Two frames at the latest, should nothing have changed to render.)
+    let fired = false;
+    const fire = () => {
+      if (fired) return;
+      fired = true;
+      if (h.edges && h.edges.queued) drawEdges(h);
+      done();
+    };
+    cy.one('render', fire);
+    requestAnimationFrame(() => requestAnimationFrame(fire));
     return;
   } else if (name === 'dagre') {
     opts = Object.assign({ name: 'dagre', rankDir: 'LR', nodeSep: 25, rankSep: 90 }, common);
@@ -387,9 +413,18 @@ export function sluice_cy_layout(h, name, positionsJson, onDone) {
   }
   // App boxes follow their versions: laying out the leaves only keeps dagre and
   // breadth-first ranking calls left to right instead of tangling on compound nodes.
-  const layout = cy.elements().filter((e) => !(e.isNode() && e.isParent())).layout(opts);
-  layout.one('layoutstop', done);
-  layout.run();
+  const run = () => {
+    const layout = cy.elements().filter((e) => !(e.isNode() && e.isParent())).layout(opts);
+    layout.one('layoutstop', done);
+    layout.run();
+  };
+  if (name !== 'dagre') return run();
+  dagreLoaded().then(run, (e) => {
+    // Without dagre the breadth-first layout still ranks calls left to right.
+    console.warn('Sluice: ' + (e && e.message || e) + '; using the breadth-first layout');
+    opts = Object.assign({ name: 'breadthfirst', directed: true, spacingFactor: 1.2 }, common);
+    run();
+  });
 }
 
 export function sluice_cy_fit(h) { h.cy.fit(undefined, 30); }
