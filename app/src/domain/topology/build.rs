@@ -253,7 +253,8 @@ struct Builder<'a> {
     edges: Vec<((usize, usize), EdgeAcc<'a>)>,
 }
 
-fn new_node(id: String, kind: NodeKind, ns: &str, name: &str) -> Node {
+/// A node without traffic, badges or parent.
+pub(super) fn new_node(id: String, kind: NodeKind, ns: &str, name: &str) -> Node {
     Node {
         id,
         kind,

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::build::{edge_id, health_of, node_id_app, node_id_service};
-use super::{Edge, Graph, Health, Node, NodeKind};
+use super::build::{edge_id, health_of, new_node, node_id_app, node_id_service};
+use super::{Edge, Graph, Node, NodeKind};
 
 /// From this many services on, the page shows the service graph unless `?graph=` says
 /// otherwise.
@@ -166,19 +166,12 @@ pub fn service_graph(g: &Graph) -> Graph {
     let mut app_in: HashMap<String, (f64, f64)> = HashMap::new();
     for n in g.nodes.iter().filter(|n| n.kind == NodeKind::Workload) {
         let Some(r) = rep(n) else { continue };
-        let into = nodes.entry(r.drawn.clone()).or_insert_with(|| Node {
-            id: r.drawn.clone(),
-            kind: NodeKind::App,
-            namespace: n.namespace.clone(),
-            name: n.app.clone().unwrap_or_else(|| n.name.clone()),
-            app: n.app.clone(),
-            version: None,
-            parent: None,
-            health: Health::Idle,
-            rps_in: 0.0,
-            rps_out: 0.0,
-            error_ratio: None,
-            badges: Vec::new(),
+        let into = nodes.entry(r.drawn.clone()).or_insert_with(|| {
+            let name = n.app.as_deref().unwrap_or(&n.name);
+            Node {
+                app: n.app.clone(),
+                ..new_node(r.drawn.clone(), NodeKind::App, &n.namespace, name)
+            }
         });
         into.rps_out += n.rps_out;
         for b in &n.badges {
