@@ -17,6 +17,7 @@ type Drawn = {
   layout: string;
   nodes: { id: string; classes: string[]; label: string; screen: { x: number; y: number } }[];
   edges: { id: string; classes: string[] }[];
+  timings: { patched?: number };
 };
 
 async function drawn(page: Page): Promise<Drawn | null> {
@@ -114,6 +115,18 @@ test('topology: Bookinfo drawn with traffic, reviews charts, a faulty canary tur
   await expect(page).toHaveURL(/labels=p95/);
   const after = (await drawn(page))!.nodes.find((n) => n.id === svc('reviews'))!.screen;
   expect(after).toEqual(before);
+
+  // The page refreshes every 5 s: each answer is patched into the drawing (the rates
+  // change with live traffic) and nothing already drawn moves.
+  const snapshot = (await drawn(page))!;
+  const where = new Map(snapshot.nodes.map((n) => [n.id, n.screen]));
+  await expect
+    .poll(async () => (await drawn(page))!.timings.patched ?? 0, { timeout: 30_000, intervals: [500] })
+    .toBeGreaterThan(snapshot.timings.patched ?? 0);
+  const refreshed = (await drawn(page))!;
+  const kept = refreshed.nodes.filter((n) => where.has(n.id));
+  expect(kept.length).toBe(snapshot.nodes.length);
+  for (const n of kept) expect(n.screen, n.id).toEqual(where.get(n.id));
 
   // Exports: the graph as drawn (SVG from the drawn positions, PNG) and as served (JSON).
   const download = async (button: string) => {
