@@ -51,7 +51,7 @@ use sluice_app::domain::metrics::{Series, parse_response, parse_response_bytes};
 use sluice_app::domain::projects::Project;
 use sluice_app::domain::topology::{
     EDGE_LABEL, EDGE_PARTS, GraphInputs, PART_SEPARATOR, Thresholds, build_graph, errors_query,
-    latency_to_service_query, latency_to_workload_query, requests_query,
+    latency_to_service_query, latency_to_workload_query, requests_query, service_graph,
 };
 
 /// Evaluation time of the synthetic answers.
@@ -354,7 +354,7 @@ fn ms(t: Instant) -> f64 {
 
 fn bench(sizes: &[usize], runs: usize) {
     println!(
-        "{:>8} {:>7} {:>8} {:>5} {:>6} {:>6} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>8}",
+        "{:>8} {:>7} {:>8} {:>5} {:>6} {:>6} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7} {:>8} {:>6} {:>11}",
         "services",
         "rows",
         "old rows",
@@ -367,7 +367,9 @@ fn bench(sizes: &[usize], runs: usize) {
         "+inv ms",
         "free ms",
         "json ms",
-        "total ms"
+        "total ms",
+        "svc ms",
+        "svc n/e"
     );
     for &n in sizes {
         let mesh = Mesh {
@@ -388,7 +390,9 @@ fn bench(sizes: &[usize], runs: usize) {
         let mut t_inv = Vec::new();
         let mut t_free = Vec::new();
         let mut t_json = Vec::new();
+        let mut t_svc = Vec::new();
         let mut counts = (0, 0, 0);
+        let mut svc_counts = (0, 0);
         for _ in 0..runs {
             let t = Instant::now();
             let via_value: Vec<Vec<Series>> = bodies
@@ -428,6 +432,11 @@ fn bench(sizes: &[usize], runs: usize) {
                     let json = serde_json::to_vec(&g).expect("a graph serialises");
                     t_json.push(ms(t));
                     std::hint::black_box(json);
+                    // The service graph the page shows from 500 services on.
+                    let t = Instant::now();
+                    let s = service_graph(&g);
+                    t_svc.push(ms(t));
+                    svc_counts = (s.nodes.len(), s.edges.len());
                 } else {
                     t_build.push(ms(t));
                 }
@@ -450,7 +459,7 @@ fn bench(sizes: &[usize], runs: usize) {
             median(t_json),
         );
         println!(
-            "{:>8} {:>7} {:>8} {:>5.1} {:>6} {:>6} {:>8.1} {:>9.1} {:>8.1} {:>8.1} {:>7.1} {:>7.1} {:>8.1}",
+            "{:>8} {:>7} {:>8} {:>5.1} {:>6} {:>6} {:>8.1} {:>9.1} {:>8.1} {:>8.1} {:>7.1} {:>7.1} {:>8.1} {:>6.1} {:>11}",
             n,
             counts.0,
             a.legacy_rows,
@@ -463,7 +472,9 @@ fn bench(sizes: &[usize], runs: usize) {
             inv,
             free,
             json,
-            parse + inv + free + json
+            parse + inv + free + json,
+            median(t_svc),
+            format!("{}/{}", svc_counts.0, svc_counts.1)
         );
     }
     println!(
@@ -472,7 +483,8 @@ fn bench(sizes: &[usize], runs: usize) {
          to series, as the server does; via Value: the same through a serde_json::Value tree. \
          build: without inventory; +inv: with the cluster inventory. free: dropping the parsed \
          answers. json: serialising the graph for the page. total: parse + build with \
-         inventory + free + json, the server's CPU time besides Prometheus and the network.)"
+         inventory + free + json, the server's CPU time besides Prometheus and the network. \
+         svc: deriving the service graph from the versioned one, and its nodes/edges.)"
     );
 }
 
