@@ -5,8 +5,12 @@
 // still picks an edge and opens its panel.
 import { expect, test, type Page } from '@playwright/test';
 
+// The fixture Prometheus of playwright.config.ts (LARGE_MESH_PROMETHEUS).
+const FIXTURE = 'http://127.0.0.1:3192';
+
 type Drawn = {
   ready: boolean;
+  timings: { patched?: number };
   nodes: { id: string; classes: string[]; screen: { x: number; y: number } }[];
   edges: { id: string; source: string; target: string; classes: string[]; label: string }[];
   selected: string[];
@@ -88,4 +92,25 @@ test('a large mesh: the service graph first, the versioned graph on the edge lay
   // The PNG export composes the edge layer under the nodes.
   const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'PNG', exact: true }).click()]);
   expect(file.suggestedFilename()).toBe('bench-topology.png');
+
+  // A refresh that brings a new service: nothing drawn moves, and its workloads are placed
+  // beside the services they call (found through the edge layer, which cytoscape does not
+  // know), not piled up at the edge of the graph.
+  await page.goto('/traffic-management?project=bench&window=5&refresh=5s&graph=versioned');
+  await expect(canvas).toHaveAttribute('data-graph-ready', 'true', { timeout: 60_000 });
+  const before = await drawn(page);
+  const grown = await (await request.post(`${FIXTURE}/fixture/grow`)).text();
+  expect(grown).toBe('svc-00500');
+  const fresh = `wl:bench/${grown}-v1`;
+  await expect.poll(async () => (await drawn(page)).nodes.some((n) => n.id === fresh), { timeout: 30_000 }).toBe(true);
+  const after = await drawn(page);
+  const was = new Map(before.nodes.map((n) => [n.id, n.screen]));
+  const moved = after.nodes.filter((n) => was.has(n.id) && JSON.stringify(n.screen) !== JSON.stringify(was.get(n.id)));
+  expect(moved.map((n) => n.id)).toEqual([]);
+  const pos = new Map(after.nodes.map((n) => [n.id, n.screen]));
+  const callees = after.edges.filter((e) => e.source === fresh).map((e) => pos.get(e.target)!);
+  expect(callees.length).toBeGreaterThanOrEqual(2);
+  const mean = { x: callees.reduce((a, p) => a + p.x, 0) / callees.length, y: callees.reduce((a, p) => a + p.y, 0) / callees.length };
+  const placed = pos.get(fresh)!;
+  expect(Math.hypot(placed.x - mean.x, placed.y - mean.y)).toBeLessThan(40);
 });

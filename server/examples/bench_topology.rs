@@ -29,7 +29,9 @@
 //! It serves what Sluice calls: `/-/ready` (the status check), `/api/v1/status/buildinfo`,
 //! `/api/v1/query` (the graph's four queries, recognised by their exact text for every
 //! window the page offers; anything else gets an empty vector) and `/api/v1/query_range`
-//! (a clicked item's charts: smooth synthetic curves per series the query groups by).
+//! (a clicked item's charts: smooth synthetic curves per series the query groups by),
+//! and `POST /fixture/grow`, which adds one service calling into the mesh (how the
+//! browser tests see a large graph change between refreshes).
 //! Queries that do not name the project get an empty answer, as Prometheus gives for a
 //! namespace without traffic. The `bench` namespace does not exist in the cluster, so the
 //! graph is built without inventory.
@@ -68,10 +70,13 @@ struct Hop {
     rps: f64,
 }
 
-/// A synthetic mesh of `services` services in `ns`.
+/// A synthetic mesh of `services` services in `ns`, plus `extra` services added later
+/// (`/fixture/grow`) that call into the mesh without rewiring it: their callees are
+/// picked among the first `services`, and nothing calls them.
 struct Mesh {
     ns: String,
     services: usize,
+    extra: usize,
 }
 
 /// The four answers, as Prometheus serialises them.
@@ -150,7 +155,7 @@ impl Mesh {
                 });
             }
         }
-        for i in 0..self.services {
+        for i in 0..self.services + self.extra {
             for v in 1..=self.versions(i) {
                 let wl = format!("{}-v{v}", Self::name(i));
                 for c in self.callees(i) {
@@ -375,6 +380,7 @@ fn bench(sizes: &[usize], runs: usize) {
         let mesh = Mesh {
             ns: "bench".into(),
             services: n,
+            extra: 0,
         };
         let a = mesh.answers();
         // Prometheus answers arrive as bytes: parse them as the server does.
@@ -493,8 +499,23 @@ struct Served {
     project: String,
     /// Query text → index in `bodies`.
     queries: BTreeMap<String, usize>,
-    bodies: [String; 4],
+    /// The mesh and its four answers, replaced by `/fixture/grow`.
+    state: std::sync::RwLock<(Mesh, [String; 4])>,
     services: usize,
+}
+
+fn bodies(mesh: &Mesh) -> [String; 4] {
+    let a = mesh.answers();
+    [&a.requests, &a.errors, &a.to_service, &a.to_workload].map(Value::to_string)
+}
+
+/// `POST /fixture/grow`: one more service, calling two or three of the first ones (the
+/// browser tests' refresh of a large graph). Answers the new service's name.
+async fn grow(State(s): State<Arc<Served>>) -> impl IntoResponse {
+    let mut state = s.state.write().unwrap_or_else(|e| e.into_inner());
+    state.0.extra += 1;
+    state.1 = bodies(&state.0);
+    Mesh::name(state.0.services + state.0.extra - 1)
 }
 
 fn json_response(body: String) -> impl IntoResponse {
@@ -507,7 +528,7 @@ async fn instant(
 ) -> impl IntoResponse {
     let query = q.get("query").map(String::as_str).unwrap_or_default();
     json_response(match s.queries.get(query) {
-        Some(i) => s.bodies[*i].clone(),
+        Some(i) => s.state.read().unwrap_or_else(|e| e.into_inner()).1[*i].clone(),
         None => vector(Vec::new()).to_string(),
     })
 }
@@ -581,8 +602,9 @@ async fn serve(addr: SocketAddr, services: usize, project: String) -> anyhow::Re
     let mesh = Mesh {
         ns: project.clone(),
         services,
+        extra: 0,
     };
-    let a = mesh.answers();
+    let answers = bodies(&mesh);
     let mut queries = BTreeMap::new();
     for minutes in WINDOWS {
         for (i, query) in [
@@ -600,7 +622,7 @@ async fn serve(addr: SocketAddr, services: usize, project: String) -> anyhow::Re
     let served = Arc::new(Served {
         project: project.clone(),
         queries,
-        bodies: [&a.requests, &a.errors, &a.to_service, &a.to_workload].map(Value::to_string),
+        state: std::sync::RwLock::new((mesh, answers)),
         services,
     });
     let app = Router::new()
@@ -614,6 +636,7 @@ async fn serve(addr: SocketAddr, services: usize, project: String) -> anyhow::Re
         )
         .route("/api/v1/query", get(instant).post(instant))
         .route("/api/v1/query_range", get(range).post(range))
+        .route("/fixture/grow", axum::routing::post(grow))
         .with_state(served);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(

@@ -276,13 +276,21 @@ function edgeAt(h, p) {
 
 // Where a new node goes: beside the drawn nodes it is connected to (or its siblings in the
 // same app box), so a refresh never moves what the person already sees.
-function placeNew(cy, added) {
+// (Large graphs: the neighbours come from the edge layer, whose edges cytoscape does not
+// know.)
+function placeNew(cy, added, layer) {
   const fresh = new Set(added.map((n) => n.id()));
   const bb = cy.nodes().filter((n) => !fresh.has(n.id())).boundingBox();
+  const linked = new Map();
+  if (layer) {
+    const link = (a, b) => { if (fresh.has(a.id())) (linked.get(a.id()) || linked.set(a.id(), []).get(a.id())).push(b); };
+    for (const e of layer.all.values()) { link(e.s, e.t); link(e.t, e.s); }
+  }
+  const neighbours = (n) => (layer ? cy.collection(linked.get(n.id()) || []) : n.neighborhood('node'));
   let spare = 0;
   added.forEach((n) => {
     if (n.isParent()) return;
-    const near = n.neighborhood('node').union(n.siblings()).filter((m) => !fresh.has(m.id()) && !m.isParent());
+    const near = neighbours(n).union(n.siblings()).filter((m) => !fresh.has(m.id()) && !m.isParent());
     if (near.length > 0) {
       let x = 0, y = 0;
       near.forEach((m) => { x += m.position('x'); y += m.position('y'); });
@@ -348,7 +356,7 @@ export function sluice_cy_patch(h, json, positionsJson) {
       const edges = p.add.filter((e) => e.group === 'edges' && cy.getElementById(e.data.id).empty());
       if (edges.length) cy.add(edges);
     }
-    if (h.ready && addedNodes.length) placeNew(cy, addedNodes);
+    if (h.ready && addedNodes.length) placeNew(cy, addedNodes, h.edges);
   });
   h.timings.patched = performance.now();
   return addedNodes.length;
