@@ -38,6 +38,8 @@ test('a large mesh: the service graph first, the versioned graph on the edge lay
   const canvas = page.getByTestId('topology-canvas');
   await expect(canvas).toHaveAttribute('data-graph-ready', 'true', { timeout: 60_000 });
   await expect(page.getByTestId('graph-view-notice')).toContainText('500 services: showing the service graph');
+  const graphSelect = page.locator('select[name="graph"]');
+  await expect(graphSelect).toHaveValue('');
   const served = await (await request.get('/api/get_topology?project=bench&minutes=5')).json();
   expect(served.view).toBe('Service');
   let g = await drawn(page);
@@ -49,6 +51,7 @@ test('a large mesh: the service graph first, the versioned graph on the edge lay
   // Versions on demand: the notice's link.
   await page.getByRole('link', { name: 'Show the versioned app graph' }).click();
   await expect(page).toHaveURL(/graph=versioned/);
+  await expect(graphSelect).toHaveValue('versioned');
   await expect(canvas).toHaveAttribute('data-graph-ready', 'true', { timeout: 60_000 });
   await expect.poll(async () => (await drawn(page)).nodes.some((n) => n.id.startsWith('wl:bench/')), { timeout: 60_000 }).toBe(true);
   await expect(canvas).toHaveAttribute('data-graph-ready', 'true', { timeout: 60_000 });

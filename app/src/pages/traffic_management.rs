@@ -133,18 +133,21 @@ fn Topology(project: String) -> impl IntoView {
         .iter()
         .map(|l| (l.as_str().to_string(), l.label().to_string()))
         .collect();
-    let views = GraphView::ALL
-        .iter()
-        .map(|v| (v.as_str().to_string(), v.label().to_string()))
+    // "Automatic" (no `graph` in the URL) lets the server pick by size; the notice above
+    // the graph says which it picked. The same on the server and in the browser, so the
+    // form is right before hydration too.
+    let views = std::iter::once((String::new(), "Automatic (by size)".to_string()))
+        .chain(
+            GraphView::ALL
+                .iter()
+                .map(|v| (v.as_str().to_string(), v.label().to_string())),
+        )
         .collect();
-    // The view asked for, else the one the server picked by size.
     let current_view = Signal::derive(move || {
         asked_view
             .get()
-            .or_else(|| latest.with(|g| g.as_ref().map(|g| g.view)))
+            .map(|v| v.as_str().to_string())
             .unwrap_or_default()
-            .as_str()
-            .to_string()
     });
     let label_modes = LabelMode::ALL
         .iter()
