@@ -76,18 +76,15 @@ function stylesheet(field, big) {
     { selector: 'node.badge-canary', style: { 'border-width': 3 } },
     { selector: 'edge', style: {
       'width': 1.5, 'line-color': COLORS.idle, 'target-arrow-color': COLORS.idle,
-      'target-arrow-shape': 'triangle', 'curve-style': big ? 'haystack' : 'bezier', 'arrow-scale': 0.8,
-      'label': big ? '' : labelStyle(field), 'font-size': 8, 'color': '#1d2733', 'text-rotation': 'autorotate',
+      'target-arrow-shape': 'triangle', 'curve-style': 'bezier', 'arrow-scale': 0.8,
+      'label': labelStyle(field), 'font-size': 8, 'color': '#1d2733', 'text-rotation': 'autorotate',
       'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': 1,
-      'min-zoomed-font-size': big ? 7 : 0,
+      'min-zoomed-font-size': 0,
     } },
     { selector: 'edge.proto-tcp', style: { 'line-style': 'dashed' } },
     { selector: 'edge.health-idle', style: { 'width': 1, 'line-style': 'dotted' } },
     { selector: ':selected', style: { 'overlay-color': '#2a7de1', 'overlay-opacity': 0.2, 'overlay-padding': 4 } },
   ];
-  // Tens of thousands of edge labels cost more to measure than to draw the graph: a large
-  // graph labels only the selected edge.
-  if (big) s.push({ selector: 'edge:selected', style: { 'label': labelStyle(field) } });
   for (const h of Object.keys(COLORS)) {
     s.push({ selector: 'node.health-' + h, style: { 'border-color': COLORS[h] } });
     s.push({ selector: 'edge.health-' + h, style: { 'line-color': COLORS[h], 'target-arrow-color': COLORS[h] } });
@@ -158,10 +155,9 @@ function edgeRecord(cy, el) {
   return { id: el.data.id, data: el.data, classes: el.classes || '', s, t };
 }
 
-function edgeStroke(e) {
-  const health = e.data.health || 'idle';
-  const tcp = e.classes.indexOf('proto-tcp') >= 0;
-  return { key: health + (tcp ? '-tcp' : ''), health, tcp };
+// Edges drawn in one stroke share a key: their health, and "-tcp" for dashed TCP lines.
+function strokeKey(e) {
+  return (e.data.health || 'idle') + (e.classes.indexOf('proto-tcp') >= 0 ? '-tcp' : '');
 }
 
 const EDGE_ORDER = ['idle', 'healthy', 'degraded', 'failure'];
@@ -192,17 +188,17 @@ function paintEdges(ctx, L, z, ext, field) {
     const a = e.s.position(), b = e.t.position();
     if (ext && ((a.x < ext.x1 && b.x < ext.x1) || (a.x > ext.x2 && b.x > ext.x2) ||
         (a.y < ext.y1 && b.y < ext.y1) || (a.y > ext.y2 && b.y > ext.y2))) continue;
-    const k = edgeStroke(e);
-    let g = groups.get(k.key);
-    if (!g) groups.set(k.key, g = { k, list: [] });
-    g.list.push(a, b);
+    const k = strokeKey(e);
+    let list = groups.get(k);
+    if (!list) groups.set(k, list = []);
+    list.push(a, b);
   }
   const px = 1 / z;
   const arrows = z >= 0.6;
   for (const health of EDGE_ORDER) {
     for (const tcp of [false, true]) {
-      const g = groups.get(health + (tcp ? '-tcp' : ''));
-      if (!g) continue;
+      const list = groups.get(health + (tcp ? '-tcp' : ''));
+      if (!list) continue;
       const wide = health === 'failure' || health === 'degraded';
       // Zoomed out over thousands of edges, the healthy and idle ones are a haze behind
       // the ones that need attention.
@@ -211,15 +207,15 @@ function paintEdges(ctx, L, z, ext, field) {
       ctx.strokeStyle = ctx.fillStyle = COLORS[health];
       ctx.setLineDash(health === 'idle' ? [2 * px, 3 * px] : (tcp ? [6 * px, 4 * px] : []));
       ctx.beginPath();
-      for (let i = 0; i < g.list.length; i += 2) {
-        ctx.moveTo(g.list[i].x, g.list[i].y);
-        ctx.lineTo(g.list[i + 1].x, g.list[i + 1].y);
+      for (let i = 0; i < list.length; i += 2) {
+        ctx.moveTo(list[i].x, list[i].y);
+        ctx.lineTo(list[i + 1].x, list[i + 1].y);
       }
       ctx.stroke();
       if (arrows) {
         ctx.setLineDash([]);
         ctx.beginPath();
-        for (let i = 0; i < g.list.length; i += 2) arrowHead(ctx, g.list[i], g.list[i + 1]);
+        for (let i = 0; i < list.length; i += 2) arrowHead(ctx, list[i], list[i + 1]);
         ctx.fill();
       }
     }
@@ -445,7 +441,7 @@ export function sluice_cy_zoom(h, factor) {
 export function sluice_cy_labels(h, field) {
   h.field = field;
   if (h.edges) { h.edges.queue(); return; }
-  h.cy.style().selector(h.big ? 'edge:selected' : 'edge').style('label', labelStyle(field)).update();
+  h.cy.style().selector('edge').style('label', labelStyle(field)).update();
 }
 
 export function sluice_cy_select(h, id) {
