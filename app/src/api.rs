@@ -1,9 +1,12 @@
 //! Server functions, grouped by feature. They are a public HTTP API: each checks its input,
 //! calls a port and maps the error; reads are GET, changes are POST.
 
+pub mod access;
 pub mod applications;
+pub mod history;
 pub mod projects;
 pub mod releases;
+pub mod services;
 pub mod system;
 pub mod topology;
 pub mod traces;

@@ -1,9 +1,14 @@
 //! Reusable pieces of the console's UI. They wire signals to pure functions in
 //! [`crate::domain`]; nothing here talks to a backend except through server functions.
 
+pub mod analysis_panel;
+pub mod auto_steps_editor;
 pub mod cluster_banner;
 pub mod deploy_sample_dialog;
 pub mod error_panel;
+pub mod job_history;
+pub mod live;
+pub mod permissions;
 pub mod project_selector;
 pub mod refresh_control;
 pub mod release_charts;
@@ -12,6 +17,7 @@ pub mod sandbox_traffic;
 pub mod side_nav;
 pub mod span_detail;
 pub mod status_badge;
+pub mod step_timeline;
 pub mod top_bar;
 pub mod topology_graph;
 pub mod topology_panel;
@@ -19,6 +25,7 @@ pub mod trace_results;
 pub mod trace_search;
 pub mod trace_timeline;
 pub mod traffic_slider;
+pub mod uninstall_sample_dialog;
 pub mod workload_table;
 
 use leptos::prelude::*;

@@ -1,9 +1,14 @@
 //! Pure domain logic shared by the server and the browser: no IO, unit-tested natively.
 
+pub mod access;
 pub mod applications;
+pub mod audit;
 pub mod backends;
 pub mod cluster;
+pub mod csp;
+pub mod diagnosis;
 pub mod links;
+pub mod live;
 pub mod metrics;
 pub mod names;
 pub mod projects;
@@ -11,6 +16,7 @@ pub mod refresh;
 pub mod release;
 #[cfg(feature = "ssr")]
 pub mod sample_app;
+pub mod sample_uninstall;
 pub mod timefmt;
 pub mod topology;
 pub mod traces;

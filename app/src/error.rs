@@ -25,6 +25,12 @@ pub enum AppError {
     /// A backend (Prometheus, Jaeger) is missing or failed; the message says which and why.
     #[error("{0}")]
     Unavailable(String),
+    /// Nobody is signed in (or the sign-in expired): the message says how to sign in.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The signed-in user lacks a Kubernetes permission; the message names it.
+    #[error("{0}")]
+    Forbidden(String),
     /// A failure inside Sluice; details are in the server log.
     #[error("Sluice failed to {0}; the server log has the details.")]
     Internal(String),
@@ -41,6 +47,8 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
+            AppError::Unauthenticated(_) => 401,
+            AppError::Forbidden(_) => 403,
             AppError::Internal(_) => 500,
             AppError::Transport(_) => 502,
         }

@@ -7,6 +7,8 @@ pub mod home;
 pub mod not_found;
 pub mod release_detail;
 pub mod release_wizard;
+pub mod services;
+pub mod sign_in;
 pub mod trace_detail;
 pub mod tracing;
 pub mod traffic_management;

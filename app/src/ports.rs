@@ -8,14 +8,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::use_context;
 
+use crate::domain::access::{Permissions, Viewer};
 use crate::domain::applications::{
     ApplicationView, EventInfo, ObjectRef, PodInfo, ProjectInventory, RoutingObject,
 };
 use crate::domain::backends::{BackendStatus, TrafficStatus};
 use crate::domain::cluster::ClusterStatus;
+use crate::domain::diagnosis::MeshConfig;
 use crate::domain::projects::Project;
 use crate::domain::release::ReleaseSpec;
 use crate::domain::release::jobs::{JobChange, JobView};
+use crate::domain::sample_uninstall::{ClusterObject, ObjectKind};
 use crate::error::AppError;
 
 /// The Kubernetes cluster (a real one, or the embedded sandbox through the same client).
@@ -48,6 +51,29 @@ pub trait ClusterPort: Send + Sync + 'static {
     async fn set_sidecar_injection(&self, project: &str, enabled: bool) -> Result<(), AppError>;
     /// Sets the project's trace sampling (percent) with an Istio Telemetry it manages.
     async fn set_trace_sampling(&self, project: &str, percent: u8) -> Result<(), AppError>;
+    /// What the user these calls are made for may do in the project (asked of the API
+    /// server as that user).
+    async fn permissions(&self, project: &str) -> Result<Permissions, AppError>;
+    /// What the configuration diagnosis reads: the project's Services, pods (not being
+    /// deleted), VirtualServices, DestinationRules and HTTPRoutes.
+    async fn mesh_config(&self, project: &str) -> Result<MeshConfig, AppError>;
+    /// Objects of these kinds in a project with their labels (only those matching
+    /// `label_selector`, when given); a kind the cluster does not serve has none.
+    async fn list_objects(
+        &self,
+        project: &str,
+        kinds: &[ObjectKind],
+        label_selector: Option<&str>,
+    ) -> Result<Vec<ClusterObject>, AppError>;
+    /// Deletes one object (a Deployment's ReplicaSets and pods follow in the background).
+    /// With `dry_run` the API server only checks that it would (permission, admission)
+    /// and changes nothing. An object already gone is no error.
+    async fn delete_object(
+        &self,
+        project: &str,
+        object: &ClusterObject,
+        dry_run: bool,
+    ) -> Result<(), AppError>;
 }
 
 /// The metrics backend (Prometheus).
@@ -131,6 +157,17 @@ pub trait ReleasesPort: Send + Sync + 'static {
     /// Lets Sluice manage a component's hand-written VirtualService and DestinationRule
     /// (the choice offered when a job would otherwise be refused).
     async fn adopt_routing(&self, project: &str, component: &str) -> Result<(), AppError>;
+    /// A job's audit history (kept after the job ends); empty when nothing was recorded.
+    async fn history(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<crate::domain::audit::JobHistory, AppError>;
+    /// Jobs of the project that ended and whose history is still kept, newest first.
+    async fn finished_jobs(
+        &self,
+        project: &str,
+    ) -> Result<Vec<crate::domain::audit::Finished>, AppError>;
 }
 
 /// The sandbox's synthetic users. Only in sandbox mode: a real cluster's traffic comes
@@ -151,9 +188,25 @@ pub struct Ports {
     pub traffic: Option<Arc<dyn TrafficPort>>,
 }
 
-/// The ports of the current request. Missing context is a wiring bug in the server, so it
-/// surfaces as an internal error rather than a panic in a request path.
+/// The ports of the current request, acting as its signed-in user. The server's auth
+/// layer puts them into the request's extensions once it knows who is asking; a request
+/// without them was not signed in (the sign-in page and other public paths), so it may
+/// reach no backend at all.
 pub fn use_ports() -> Result<Ports, AppError> {
-    use_context::<Ports>()
-        .ok_or_else(|| AppError::Internal("find its backends (no ports in context)".into()))
+    let parts = use_context::<http::request::Parts>()
+        .ok_or_else(|| AppError::Internal("find its backends (no request in context)".into()))?;
+    parts.extensions.get::<Ports>().cloned().ok_or_else(|| {
+        AppError::Unauthenticated(
+            "You are not signed in (or your session has ended): sign in again.".into(),
+        )
+    })
+}
+
+/// The signed-in person of the current request, as the server's auth layer established
+/// it; `None` before sign-in.
+pub fn use_viewer() -> Option<Viewer> {
+    use_context::<http::request::Parts>()?
+        .extensions
+        .get::<Viewer>()
+        .cloned()
 }

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::{SsrMode, path};
 
 use crate::components::cluster_banner::{ClusterBanner, provide_system_status};
@@ -11,6 +12,8 @@ use crate::components::side_nav::SideNav;
 use crate::components::top_bar::TopBar;
 use crate::pages::release_detail::ReleaseDetailPage;
 use crate::pages::release_wizard::ReleaseWizardPage;
+use crate::pages::services::ServicesPage;
+use crate::pages::sign_in::SignInPage;
 use crate::pages::trace_detail::TraceDetailPage;
 use crate::pages::{
     application_detail::ApplicationDetailPage, applications::ApplicationsPage,
@@ -18,8 +21,18 @@ use crate::pages::{
     tracing::TracingPage, traffic_management::TrafficManagementPage,
 };
 
-/// The HTML document the server renders around the app.
+/// The HTML document the server renders around the app. Its Content-Security-Policy
+/// allows inline scripts only with this response's nonce, which Leptos puts on every
+/// script it writes (hydration, streamed data).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(value) = http::HeaderValue::from_str(&crate::domain::csp::page_policy(&nonce))
+    {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -63,6 +76,21 @@ pub fn App() -> impl IntoView {
 /// be usable before, or without, the wasm bundle.
 #[component]
 fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
+    // The sign-in page stands alone: nothing around it may call the cluster before anyone
+    // is signed in. Reaching it and leaving it are full page loads (form posts and
+    // redirects), so this is decided once.
+    if use_location().pathname.get_untracked() == "/signin" {
+        return view! {
+            <div class="layout sign-in-layout" data-hydrated=move || hydrated.get().to_string()>
+                <main class="content">
+                    <Routes fallback=NotFoundPage>
+                        <Route path=path!("/signin") ssr=SsrMode::InOrder view=SignInPage />
+                    </Routes>
+                </main>
+            </div>
+        }
+        .into_any();
+    }
     provide_system_status();
     view! {
         <div class="layout" data-hydrated=move || hydrated.get().to_string()>
@@ -91,15 +119,18 @@ fn AppLayout(hydrated: RwSignal<bool>) -> impl IntoView {
                             view=ReleaseDetailPage
                         />
                         <Route path=path!("/traffic-management") ssr=SsrMode::InOrder view=TrafficManagementPage />
+                        <Route path=path!("/services") ssr=SsrMode::InOrder view=ServicesPage />
                         <Route path=path!("/tracing") ssr=SsrMode::InOrder view=TracingPage />
                         <Route
                             path=path!("/tracing/traces/:trace")
                             ssr=SsrMode::InOrder
                             view=TraceDetailPage
                         />
+                        <Route path=path!("/signin") ssr=SsrMode::InOrder view=SignInPage />
                     </Routes>
                 </main>
             </div>
         </div>
     }
+    .into_any()
 }

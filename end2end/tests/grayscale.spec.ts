@@ -1,27 +1,11 @@
 // The KubeSphere tutorial's Tasks 3-8 in the console, against the sandbox: create the
 // canary job in the wizard, watch the product page follow the slider, Take Over, Job
 // Offline; then a header rule, a blue-green switch and mirroring.
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
-import { hydrated, kubectl, kubectlWithInput } from './env';
+import { expect, test, type Page } from '@playwright/test';
+import { hydrated, kubectl } from './env';
+import { bookinfoIn, confirm, createAndOpen, wizard } from './tutorial';
 
 const INGRESS = 3180;
-
-async function bookinfoIn(request: APIRequestContext, project: string) {
-  kubectlWithInput(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: project } }), 'apply', '-f', '-');
-  const res = await request.post('/api/deploy_sample_app', {
-    form: { project },
-    headers: { accept: 'application/json' },
-  });
-  expect(res.status(), await res.text()).toBe(200);
-  await expect
-    .poll(async () => {
-      const v = await (await request.get(`/api/list_applications?project=${project}`)).json();
-      return v.applications[0]?.app.components
-        .flatMap((c: any) => c.workloads)
-        .filter((w: any) => w.ready === w.desired && w.desired > 0).length;
-    }, { timeout: 30_000 })
-    .toBe(4);
-}
 
 /// Loads the product page `n` times from its own origin and counts the reviews versions.
 async function reviewsVersions(page: Page, project: string, n: number, headers: Record<string, string> = {}) {
@@ -46,34 +30,6 @@ async function reviewsVersions(page: Page, project: string, n: number, headers: 
 function expectShare(observed: number, n: number, p: number) {
   const tol = 5 * Math.sqrt((p * (1 - p)) / n);
   expect(Math.abs(observed / n - p), `share ${observed}/${n}, expected ${p} ± ${tol.toFixed(3)}`).toBeLessThanOrEqual(tol);
-}
-
-async function wizard(page: Page, project: string, mode: string, name: string, component: string, image: string) {
-  await page.goto(`/grayscale-release?project=${project}`);
-  await hydrated(page);
-  await page.locator('.mode-card', { hasText: mode }).getByRole('link', { name: 'Create Job' }).click();
-  await expect(page.getByRole('heading', { name: 'Create Job', level: 1 })).toBeVisible();
-  await hydrated(page);
-  await page.locator('input[name="job-name"]').fill(name);
-  await page.getByRole('button', { name: 'Next' }).click();
-  await page.locator(`input[name="component"][value="${component}"]`).check();
-  await page.getByRole('button', { name: 'Next' }).click();
-  await expect(page.locator('input[name="version"]')).toHaveValue('v2');
-  await page.locator('input[name="image"]').fill(image);
-  await page.getByRole('button', { name: 'Next' }).click();
-}
-
-async function createAndOpen(page: Page, name: string) {
-  await page.getByRole('button', { name: 'Next' }).click();
-  await expect(page.locator('details.yaml[data-kind="VirtualService"] pre')).toBeVisible();
-  await page.getByRole('button', { name: 'Create' }).click();
-  await expect(page).toHaveURL(new RegExp(`/grayscale-release/jobs/${name}\\?`));
-  await hydrated(page);
-}
-
-async function confirm(page: Page, button: string) {
-  await page.getByRole('button', { name: button }).click();
-  await page.getByRole('dialog', { name: 'Confirm' }).getByRole('button', { name: 'Confirm' }).click();
 }
 
 test('canary by traffic ratio: 50/50, slider to 30/70, Take Over, Job Offline', async ({ page, request }) => {

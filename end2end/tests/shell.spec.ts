@@ -1,4 +1,4 @@
-// The console shell as a person uses it: the four sections, the project selector kept in
+// The console shell as a person uses it: the sections, the project selector kept in
 // the URL, hydration, pages without JavaScript, and a real 404.
 import { expect, test, type Page } from '@playwright/test';
 import { hydrated } from './env';
@@ -7,6 +7,7 @@ const SECTIONS = [
   { label: 'Applications', path: '/applications' },
   { label: 'Grayscale Release', path: '/grayscale-release' },
   { label: 'Traffic Management', path: '/traffic-management' },
+  { label: 'Services', path: '/services' },
   { label: 'Tracing', path: '/tracing' },
 ];
 
@@ -20,6 +21,9 @@ async function expectProjectShown(page: Page, path: string, project: string) {
     // The project's (empty) job list, and the modes that start the wizard for it.
     await expect(page.getByText('No release jobs in this project')).toBeVisible();
     await expect(page.locator('.mode-card a').first()).toHaveAttribute('href', new RegExp(`project=${project}`));
+  } else if (path === '/services') {
+    // The project's Services with their diagnosis (a count, or none).
+    await expect(page.getByTestId('services-summary')).toContainText(/services?|No Services in this project/);
   } else if (path === '/tracing') {
     // The search form is for the project's services.
     await expect(page.locator('input[type="hidden"][name="project"]')).toHaveValue(project);
@@ -31,7 +35,7 @@ async function expectProjectShown(page: Page, path: string, project: string) {
 
 
 test.describe('with JavaScript', () => {
-  test('walks the four sections, switches the project, and hydrates', async ({ page }) => {
+  test('walks the sections, switches the project, and hydrates', async ({ page }) => {
     const errors: string[] = [];
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));

@@ -4,7 +4,7 @@
 // is untrusted: a request whose User-Agent carries markup shows it as text.
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import * as http from 'http';
-import { hydrated, kubectl, kubectlWithInput } from './env';
+import { hydrated, kubectl, kubectlWithInput, sameOrigin } from './env';
 
 const INGRESS = 3180;
 const PROJECT = 'trace-demo';
@@ -18,7 +18,7 @@ async function bookinfo(request: APIRequestContext) {
   );
   const res = await request.post('/api/deploy_sample_app', {
     form: { project: PROJECT },
-    headers: { accept: 'application/json' },
+    headers: { accept: 'application/json', ...sameOrigin() },
   });
   expect(res.status(), await res.text()).toBe(200);
   // reviews-v2 beside v1 (no routing rule: the Service balances over both), so some

@@ -3,8 +3,9 @@
 // list of connections), a click on the reviews service opening its charts, and a faulty
 // canary of reviews turning its edge red within the window.
 import * as fs from 'fs';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
-import { hydrated, kubectlWithInput } from './env';
+import { expect, test, type Page } from '@playwright/test';
+import { hydrated } from './env';
+import { bookinfoIn } from './tutorial';
 
 const INGRESS = 3180;
 const PROJECT = 'topology-e2e';
@@ -25,23 +26,6 @@ async function drawn(page: Page): Promise<Drawn | null> {
     const hook = (window as unknown as { __sluiceGraph?: () => Drawn }).__sluiceGraph;
     return hook ? hook() : null;
   });
-}
-
-async function bookinfoIn(request: APIRequestContext, project: string) {
-  kubectlWithInput(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: project } }), 'apply', '-f', '-');
-  const res = await request.post('/api/deploy_sample_app', {
-    form: { project },
-    headers: { accept: 'application/json' },
-  });
-  expect(res.status(), await res.text()).toBe(200);
-  await expect
-    .poll(async () => {
-      const v = await (await request.get(`/api/list_applications?project=${project}`)).json();
-      return v.applications[0]?.app.components
-        .flatMap((c: any) => c.workloads)
-        .filter((w: any) => w.ready === w.desired && w.desired > 0).length;
-    }, { timeout: 30_000 })
-    .toBe(4);
 }
 
 /// Users of the product page: a loop in its own tab, from Bookinfo's own origin, until the

@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
                 strategy: Strategy::TrafficRatio { new_percent: 0 },
                 taken_over_by: None,
                 creator: Some("bench".into()),
+                analysis: None,
             },
         )
         .await

@@ -19,10 +19,112 @@ use reqwest::Url;
         with nothing installed. Logging is controlled by RUST_LOG (default: info)."
 )]
 pub struct Config {
-    /// Address the console listens on. Only loopback addresses are accepted: Sluice has no
-    /// sign-in yet, and whoever can open the console can change the cluster.
+    /// Address the console listens on. Without sign-in (`--auth none`) only loopback
+    /// addresses are accepted: whoever can open the console could change the cluster.
     #[arg(long, env = "SLUICE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
+
+    /// How people sign in: none (loopback only, the console's own credentials), token (a
+    /// pasted Kubernetes bearer token), header (an authenticating proxy's headers,
+    /// impersonated), openid (OpenID Connect with PKCE, impersonated).
+    #[arg(long, env = "SLUICE_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthArg,
+
+    /// The URL people open the console at, e.g. https://sluice.example.com (behind a
+    /// TLS-terminating proxy or ingress). Its host is accepted in `Host`, its origin for
+    /// changes, https makes cookies Secure, and OpenID's redirect goes to it.
+    #[arg(long, env = "SLUICE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<Url>,
+
+    /// More names the console answers to (`host[:port]`), e.g. its Service's DNS name;
+    /// comma-separated in the environment.
+    #[arg(
+        long = "allowed-host",
+        env = "SLUICE_ALLOWED_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// How long a sign-in lasts, in minutes (at most as long as the token or ID token).
+    #[arg(
+        long,
+        env = "SLUICE_SESSION_MINUTES",
+        value_name = "MINUTES",
+        default_value_t = 480
+    )]
+    pub session_minutes: u32,
+
+    /// A file with at least 32 secret bytes that seals session cookies. Give every replica
+    /// the same file (a Secret) so any of them can serve a signed-in user; without it a
+    /// random key is used and sessions end when the console restarts.
+    #[arg(long, env = "SLUICE_SESSION_KEY_FILE", value_name = "PATH")]
+    pub session_key_file: Option<PathBuf>,
+
+    /// `--auth header`: the header naming the user (oauth2-proxy: X-Forwarded-User).
+    #[arg(
+        long,
+        env = "SLUICE_AUTH_HEADER_USER",
+        default_value = "X-Forwarded-User"
+    )]
+    pub auth_header_user: String,
+
+    /// `--auth header`: the header listing the user's groups, comma-separated.
+    #[arg(
+        long,
+        env = "SLUICE_AUTH_HEADER_GROUPS",
+        default_value = "X-Forwarded-Groups"
+    )]
+    pub auth_header_groups: String,
+
+    /// `--auth header`: addresses (CIDRs) of the proxy; identity headers from anywhere else
+    /// are refused. Repeat or comma-separate.
+    #[arg(
+        long = "auth-trusted-proxy",
+        env = "SLUICE_AUTH_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub auth_trusted_proxies: Vec<String>,
+
+    /// `--auth header`: where "Sign out" goes (the proxy's sign-out, e.g. /oauth2/sign_out).
+    #[arg(long, env = "SLUICE_AUTH_HEADER_SIGNOUT_URL", value_name = "URL")]
+    pub auth_header_signout_url: Option<String>,
+
+    /// `--auth openid`: the issuer URL (its /.well-known/openid-configuration is read).
+    #[arg(long, env = "SLUICE_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<Url>,
+
+    /// `--auth openid`: the console's client id at the issuer.
+    #[arg(long, env = "SLUICE_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// `--auth openid`: a file holding the client secret (omit for a public client).
+    /// SLUICE_OIDC_CLIENT_SECRET may hold the secret itself.
+    #[arg(long, env = "SLUICE_OIDC_CLIENT_SECRET_FILE", value_name = "PATH")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+
+    /// `--auth openid`: scopes asked for, comma-separated.
+    #[arg(
+        long,
+        env = "SLUICE_OIDC_SCOPES",
+        default_value = "openid,profile,email,groups",
+        value_delimiter = ','
+    )]
+    pub oidc_scopes: Vec<String>,
+
+    /// `--auth openid`: the ID token claim that names the Kubernetes user.
+    #[arg(long, env = "SLUICE_OIDC_USERNAME_CLAIM", default_value = "sub")]
+    pub oidc_username_claim: String,
+
+    /// `--auth openid`: the ID token claim listing the user's groups.
+    #[arg(long, env = "SLUICE_OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+
+    /// `--auth openid`: prefixed to user and group names before impersonation, like the
+    /// API server's --oidc-username-prefix (e.g. "oidc:").
+    #[arg(long, env = "SLUICE_OIDC_PREFIX", default_value = "")]
+    pub oidc_prefix: String,
 
     /// Kubeconfig file to use. Default: $KUBECONFIG, then ~/.kube/config, then the
     /// in-cluster service account.
@@ -154,6 +256,45 @@ pub struct Config {
     )]
     pub health_failure_percent: f64,
 
+    /// Namespace of the Lease that elects which console runs the release controller (any
+    /// number of consoles serve pages; one reconciles). Default: the console's own
+    /// namespace in a cluster (POD_NAMESPACE or its service account's), else `default`.
+    #[arg(
+        long,
+        env = "SLUICE_LEADER_ELECTION_NAMESPACE",
+        value_name = "NAMESPACE"
+    )]
+    pub leader_election_namespace: Option<String>,
+
+    /// How long the leader may be silent before another console takes over, in seconds.
+    #[arg(
+        long,
+        env = "SLUICE_LEADER_LEASE_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 15
+    )]
+    pub leader_lease_seconds: u32,
+
+    /// How long one live-update stream (`/api/live`) lasts before the browser reconnects,
+    /// in seconds: each reconnect checks the sign-in again and may land on another replica.
+    #[arg(
+        long,
+        env = "SLUICE_PUSH_MAX_CONNECTION_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 300
+    )]
+    pub push_max_connection_seconds: u32,
+
+    /// How long a release job's audit history is kept after the job ends (Job Offline or
+    /// deleted), in hours.
+    #[arg(
+        long,
+        env = "SLUICE_AUDIT_RETENTION_HOURS",
+        value_name = "HOURS",
+        default_value_t = 168
+    )]
+    pub audit_retention_hours: u32,
+
     /// The Prometheus binary started in sandbox mode when no --prometheus-url is given.
     #[arg(
         long,
@@ -162,12 +303,132 @@ pub struct Config {
         default_value = "prometheus"
     )]
     pub prometheus_bin: String,
+
+    /// How long a Kubernetes API call made for a page may go without an answer (to
+    /// connect, and between parts of the answer), in seconds; the page then says the API
+    /// server did not answer instead of waiting. The release controller's watches are
+    /// not bound by it.
+    #[arg(
+        long,
+        env = "SLUICE_KUBE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 15
+    )]
+    pub kube_timeout: u32,
+
+    /// The most a Prometheus answer may hold, in MB; a larger one is not read and the
+    /// panel says how to narrow its query.
+    #[arg(
+        long,
+        env = "SLUICE_MAX_PROMETHEUS_RESPONSE_MB",
+        value_name = "MB",
+        default_value_t = crate::backends::DEFAULT_MAX_PROMETHEUS_RESPONSE_MB
+    )]
+    pub max_prometheus_response_mb: u32,
+
+    /// The most a Jaeger answer (a search, or one trace) may hold, in MB; a larger one is
+    /// not read and the panel says how to narrow the search.
+    #[arg(
+        long,
+        env = "SLUICE_MAX_JAEGER_RESPONSE_MB",
+        value_name = "MB",
+        default_value_t = crate::backends::DEFAULT_MAX_JAEGER_RESPONSE_MB
+    )]
+    pub max_jaeger_response_mb: u32,
+
+    /// How often the Prometheus started in sandbox mode scrapes the mesh, in seconds:
+    /// the shortest useful step of an automatic release is a few scrapes.
+    #[arg(
+        long,
+        env = "SLUICE_PROMETHEUS_SCRAPE_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u32).range(1..=60)
+    )]
+    pub prometheus_scrape_seconds: u32,
+}
+
+/// `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    None,
+    Token,
+    Header,
+    Openid,
 }
 
 impl Config {
     /// Checks what clap cannot: the refusals that protect the user.
     pub fn validate(&self) -> Result<(), String> {
-        check_loopback("--addr", self.addr)?;
+        if self.auth == AuthArg::None {
+            check_loopback("--addr", self.addr)?;
+        }
+        if let Some(url) = &self.public_url
+            && (!matches!(url.scheme(), "http" | "https")
+                || url.host_str().is_none()
+                || url.path() != "/"
+                || url.query().is_some())
+        {
+            return Err(format!(
+                "--public-url {url} is not a site's address: use scheme, host and port only, \
+                 e.g. https://sluice.example.com"
+            ));
+        }
+        if !(1..=87_600).contains(&self.audit_retention_hours) {
+            return Err(format!(
+                "--audit-retention-hours {} is out of range: use 1 to 87600 (ten years).",
+                self.audit_retention_hours
+            ));
+        }
+        if !(1..=86_400).contains(&self.push_max_connection_seconds) {
+            return Err(format!(
+                "--push-max-connection-seconds {} is out of range: use 1 to 86400.",
+                self.push_max_connection_seconds
+            ));
+        }
+        if !(2..=300).contains(&self.leader_lease_seconds) {
+            return Err(format!(
+                "--leader-lease-seconds {} is out of range: use 2 to 300 (client-go's default \
+                 is 15).",
+                self.leader_lease_seconds
+            ));
+        }
+        if self.session_minutes == 0 || self.session_minutes > 7 * 24 * 60 {
+            return Err(format!(
+                "--session-minutes {} is out of range: use 1 to 10080 (a week).",
+                self.session_minutes
+            ));
+        }
+        match self.auth {
+            AuthArg::Header => {
+                let proxies = crate::auth::proxy::parse_cidrs(&self.auth_trusted_proxies)?;
+                if proxies.is_empty() {
+                    return Err(
+                        "--auth header needs --auth-trusted-proxy: the proxy's addresses \
+                         (e.g. 10.0.0.0/8). Identity headers are believed only from them."
+                            .into(),
+                    );
+                }
+                for (flag, h) in [
+                    ("--auth-header-user", &self.auth_header_user),
+                    ("--auth-header-groups", &self.auth_header_groups),
+                ] {
+                    if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                        return Err(format!("{flag} {h:?} is not a header name."));
+                    }
+                }
+            }
+            AuthArg::Openid => {
+                if self.oidc_issuer.is_none() || self.oidc_client_id.is_none() {
+                    return Err(
+                        "--auth openid needs --oidc-issuer and --oidc-client-id (and \
+                         --oidc-client-secret-file for a confidential client)."
+                            .into(),
+                    );
+                }
+            }
+            AuthArg::None | AuthArg::Token => {}
+        }
         check_loopback("--sandbox-api-addr", self.sandbox_api_addr)?;
         check_loopback("--sandbox-ingress-addr", self.sandbox_ingress_addr)?;
         check_loopback("--sandbox-metrics-addr", self.sandbox_metrics_addr)?;
@@ -185,7 +446,31 @@ impl Config {
             ));
         }
         self.health_thresholds()?;
+        if !(1..=600).contains(&self.kube_timeout) {
+            return Err(format!(
+                "--kube-timeout {} is out of range: use 1 to 600 seconds.",
+                self.kube_timeout
+            ));
+        }
+        for (flag, mb) in [
+            (
+                "--max-prometheus-response-mb",
+                self.max_prometheus_response_mb,
+            ),
+            ("--max-jaeger-response-mb", self.max_jaeger_response_mb),
+        ] {
+            if !(1..=4096).contains(&mb) {
+                return Err(format!(
+                    "{flag} {mb} is out of range: use 1 to 4096 (MB held in memory per answer)."
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// `--kube-timeout` as a duration.
+    pub fn kube_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.kube_timeout.max(1)))
     }
 
     /// The topology's health thresholds as error ratios.
@@ -221,12 +506,17 @@ impl Config {
 fn check_loopback(flag: &str, addr: SocketAddr) -> Result<(), String> {
     if addr.ip().is_loopback() {
         Ok(())
+    } else if flag == "--addr" {
+        Err(format!(
+            "refusing --addr {addr}: it is not a loopback address, and without sign-in \
+             (--auth none) anyone who can open the console could change your cluster. Either \
+             listen on 127.0.0.1 (the default) and reach it through an SSH tunnel or \
+             `kubectl port-forward`, or choose a sign-in with --auth token|header|openid and \
+             put TLS in front (an ingress or proxy, with --public-url https://...)."
+        ))
     } else {
         Err(format!(
-            "refusing {flag} {addr}: it is not a loopback address. Sluice has no sign-in yet, \
-             and anyone who can open the console can change your cluster. Listen on \
-             127.0.0.1 (the default) and reach it from elsewhere through an SSH tunnel or \
-             `kubectl port-forward`."
+            "refusing {flag} {addr}: the sandbox's own endpoints listen on loopback only."
         ))
     }
 }
@@ -251,8 +541,50 @@ mod tests {
         let cfg = parse(&["--addr", "0.0.0.0:3000"]).unwrap();
         let err = cfg.validate().unwrap_err();
         assert!(err.contains("refusing --addr 0.0.0.0:3000"), "{err}");
-        assert!(err.contains("no sign-in"), "{err}");
+        assert!(err.contains("without sign-in"), "{err}");
+        assert!(err.contains("--auth token|header|openid"), "{err}");
         assert!(parse(&["--addr", "[::1]:3000"]).unwrap().validate().is_ok());
+        // With a sign-in, any address.
+        let cfg = parse(&["--addr", "0.0.0.0:3000", "--auth", "token"]).unwrap();
+        assert!(cfg.validate().is_ok());
+        // The sandbox's endpoints stay on loopback whatever the sign-in.
+        let cfg = parse(&["--auth", "token", "--sandbox-api-addr", "0.0.0.0:0"]).unwrap();
+        assert!(cfg.validate().unwrap_err().contains("loopback only"));
+    }
+
+    #[test]
+    fn each_sign_in_strategy_says_what_it_is_missing() {
+        let err = parse(&["--auth", "header"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--auth-trusted-proxy"), "{err}");
+        let err = parse(&["--auth", "header", "--auth-trusted-proxy", "10.0.0.0/33"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+        assert!(
+            parse(&[
+                "--auth",
+                "header",
+                "--auth-trusted-proxy",
+                "10.0.0.0/8,127.0.0.1"
+            ])
+            .unwrap()
+            .validate()
+            .is_ok()
+        );
+        let err = parse(&["--auth", "openid"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--oidc-issuer"), "{err}");
+        let err = parse(&["--public-url", "https://x.example/console"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("scheme, host and port only"), "{err}");
     }
 
     #[test]
@@ -307,6 +639,32 @@ mod tests {
         assert!(err.contains("0 to 100"), "{err}");
         assert!(
             parse(&["--sandbox-trace-sampling", "10"])
+                .unwrap()
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn io_limits_have_defaults_and_ranges() {
+        let cfg = parse(&[]).unwrap();
+        assert_eq!(cfg.kube_timeout(), std::time::Duration::from_secs(15));
+        assert_eq!(
+            (cfg.max_prometheus_response_mb, cfg.max_jaeger_response_mb),
+            (32, 64)
+        );
+        let err = parse(&["--kube-timeout", "0"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--kube-timeout 0"), "{err}");
+        let err = parse(&["--max-jaeger-response-mb", "0"])
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--max-jaeger-response-mb 0"), "{err}");
+        assert!(
+            parse(&["--kube-timeout", "2", "--max-prometheus-response-mb", "1"])
                 .unwrap()
                 .validate()
                 .is_ok()

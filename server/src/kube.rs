@@ -4,8 +4,13 @@
 
 pub mod applications;
 pub mod apply;
+pub mod audit;
 pub mod cluster;
 pub mod connect;
+pub mod crd_install;
+pub mod identity;
+pub mod leader;
+pub mod objects;
 pub mod problems;
 pub mod release_controller;
 pub mod releases;

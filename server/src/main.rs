@@ -34,10 +34,35 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.addr)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;
-    tracing::info!("Sluice console on http://{}", listener.local_addr()?);
-    axum::serve(listener, router::router(ctx.state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let local = listener.local_addr()?;
+    tracing::info!("Sluice console on http://{local}");
+    if !local.ip().is_loopback() {
+        let tls = cfg
+            .public_url
+            .as_ref()
+            .is_some_and(|u| u.scheme() == "https");
+        tracing::warn!(
+            "listening beyond loopback with sign-in ({:?}). Put TLS in front: an ingress or a \
+             TLS-terminating proxy forwarding to {local}, and start the console with \
+             --public-url https://<its name>{}",
+            cfg.auth,
+            if tls {
+                " (set)"
+            } else {
+                " (not set: cookies are not Secure)"
+            }
+        );
+    }
+    if let Some(hint) = ctx.state.auth.sign_in_options().sandbox_hint {
+        tracing::info!("{hint}");
+    }
+    axum::serve(
+        listener,
+        router::router(ctx.state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     ctx.stop().await;
     Ok(())
 }

@@ -13,7 +13,7 @@ use leptos::config::LeptosOptions;
 use serde_json::Value;
 use sluice_sandbox::{Sandbox, SandboxConfig};
 use sluice_server::backends::{HttpBackend, Jaeger, Prometheus};
-use sluice_server::context::{AppState, ports};
+use sluice_server::context::AppState;
 use sluice_server::kube::connect::from_kubeconfig_file;
 use sluice_server::router::router;
 use tower::ServiceExt;
@@ -32,19 +32,16 @@ async fn env() -> Env {
     let sandbox = Sandbox::start(cfg).await.expect("sandbox starts");
     let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await;
     let http = reqwest::Client::new();
-    let state = AppState {
-        thresholds: Default::default(),
-        leptos_options: LeptosOptions::builder()
+    let state = AppState::new(
+        LeptosOptions::builder()
             .output_name("sluice")
             .site_root(dir.path().to_string_lossy().to_string())
             .build(),
-        ports: ports(
-            cluster,
-            Prometheus(HttpBackend::prometheus(None, http.clone())),
-            Jaeger(HttpBackend::jaeger(None, http)),
-            None,
-        ),
-    };
+        cluster,
+        Prometheus(HttpBackend::prometheus(None, http.clone())),
+        Jaeger(HttpBackend::jaeger(None, http)),
+        None,
+    );
     let kc = kube::config::Kubeconfig::read_from(sandbox.kubeconfig_path()).unwrap();
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
@@ -69,6 +66,8 @@ async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
 
 fn post(path: &str, form: &str) -> Request<Body> {
     Request::post(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .body(Body::from(form.to_string()))
@@ -76,7 +75,10 @@ fn post(path: &str, form: &str) -> Request<Body> {
 }
 
 fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
+    Request::get(path)
+        .header(header::HOST, "127.0.0.1:3000")
+        .body(Body::empty())
+        .unwrap()
 }
 
 async fn object_count(client: &kube::Client, ns: &str) -> (usize, usize) {

@@ -29,6 +29,7 @@ fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
         strategy,
         taken_over_by: None,
         creator: None,
+        analysis: None,
     }
 }
 
@@ -132,7 +133,9 @@ async fn bad_jobs_are_refused_before_anything_is_created() {
         panic!()
     };
     assert!(
-        m.contains("Rule 1: the regular expression is invalid"),
+        m.contains(
+            "Rule 1 (header x-test): the regular expression is invalid: missing closing `)`"
+        ),
         "{m}"
     );
 
@@ -160,10 +163,7 @@ async fn bad_jobs_are_refused_before_anything_is_created() {
     else {
         panic!()
     };
-    assert!(
-        m.contains("already has an active release job, first"),
-        "{m}"
-    );
+    assert!(m.contains("reviews is being released by job first"), "{m}");
 
     // A hand-written VirtualService: refused with a choice; adopting it lets the job in.
     let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(

@@ -33,6 +33,7 @@ fn job(name: &str, component: &str, base: &str, image: &str, strategy: Strategy)
                 strategy,
                 taken_over_by: None,
                 creator: Some("e2e".into()),
+                analysis: None,
             },
             offline_keep: None,
         },

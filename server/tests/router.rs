@@ -5,7 +5,7 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use leptos::config::LeptosOptions;
 use sluice_server::backends::{HttpBackend, Jaeger, Prometheus};
-use sluice_server::context::{AppState, ports};
+use sluice_server::context::AppState;
 use sluice_server::kube::cluster::KubeCluster;
 use sluice_server::kube::connect::from_kubeconfig_file;
 use sluice_server::router::router;
@@ -13,24 +13,26 @@ use tower::ServiceExt;
 
 fn state(cluster: KubeCluster, site_root: &std::path::Path) -> AppState {
     let http = reqwest::Client::new();
-    AppState {
-        thresholds: Default::default(),
-        leptos_options: LeptosOptions::builder()
+    AppState::new(
+        LeptosOptions::builder()
             .output_name("sluice")
             .site_root(site_root.to_string_lossy().to_string())
             .build(),
-        ports: ports(
-            cluster,
-            Prometheus(HttpBackend::prometheus(None, http.clone())),
-            Jaeger(HttpBackend::jaeger(None, http)),
-            None,
-        ),
-    }
+        cluster,
+        Prometheus(HttpBackend::prometheus(None, http.clone())),
+        Jaeger(HttpBackend::jaeger(None, http)),
+        None,
+    )
 }
 
 async fn get(state: &AppState, uri: &str) -> (StatusCode, String) {
     let res = router(state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(uri)
+                .header("host", "127.0.0.1:3000")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = res.status();

@@ -41,7 +41,12 @@ async fn create(client: &kube::Client, obj: Value) {
 
 async fn get(state: &sluice_server::context::AppState, uri: &str) -> (StatusCode, String) {
     let res = router(state.clone())
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(uri)
+                .header("host", "127.0.0.1:3000")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = res.status();

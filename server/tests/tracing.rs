@@ -13,7 +13,7 @@ use sluice_app::domain::backends::BackendStatus;
 use sluice_app::domain::traces::{Trace, TraceQuery, TraceSummary, TraceView};
 use sluice_app::error::AppError;
 use sluice_server::backends::{HttpBackend, Jaeger, JaegerApi, Prometheus};
-use sluice_server::context::{AppState, ports};
+use sluice_server::context::AppState;
 use sluice_server::kube::connect::from_kubeconfig_file;
 use sluice_server::router::router;
 use tower::ServiceExt;
@@ -242,23 +242,21 @@ async fn state(env: &Env, api: JaegerApi) -> AppState {
     let http = reqwest::Client::new();
     let url = Url::parse(&format!("http://{}", env.sandbox.jaeger_addr())).unwrap();
     let cluster = from_kubeconfig_file(env.sandbox.kubeconfig_path(), None, true).await;
-    AppState {
-        thresholds: Default::default(),
-        leptos_options: LeptosOptions::builder()
+    AppState::new(
+        LeptosOptions::builder()
             .output_name("sluice")
             .site_root(env._dir.path().to_string_lossy().to_string())
             .build(),
-        ports: ports(
-            cluster,
-            Prometheus(HttpBackend::prometheus(None, http.clone())),
-            Jaeger(HttpBackend::jaeger(Some(url), http).api(api)),
-            None,
-        ),
-    }
+        cluster,
+        Prometheus(HttpBackend::prometheus(None, http.clone())),
+        Jaeger(HttpBackend::jaeger(Some(url), http).api(api)),
+        None,
+    )
 }
 
 async fn call(state: &AppState, uri: &str) -> (StatusCode, Value) {
     let req = Request::get(uri)
+        .header(header::HOST, "127.0.0.1:3000")
         .header(header::ACCEPT, "application/json")
         .body(Body::empty())
         .unwrap();

@@ -1,10 +1,11 @@
-//! Applications: list a project's applications, deploy the Bookinfo sample, and the
-//! project's governance settings.
+//! Applications: list a project's applications, deploy and uninstall the Bookinfo sample,
+//! and the project's governance settings.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
 use crate::domain::applications::{ApplicationDetail, ApplicationsView, ObjectRef, SamplePreview};
+use crate::domain::sample_uninstall::UninstallPreview;
 use crate::error::AppError;
 
 /// The applications of a project, with workload status and routes.
@@ -31,6 +32,21 @@ pub async fn deploy_sample_app(project: String) -> Result<Vec<ObjectRef>, AppErr
     super::reply(ssr::deploy(project).await)
 }
 
+/// What Uninstall Sample Application would remove (or is removing), what stays, and
+/// what stops it.
+#[server(input = GetUrl, endpoint = "preview_sample_uninstall")]
+pub async fn preview_sample_uninstall(project: String) -> Result<UninstallPreview, AppError> {
+    super::reply(ssr::uninstall_preview(project).await)
+}
+
+/// Removes everything Deploy Sample Application and the releases of its components
+/// created, after checking every deletion first; answers the objects whose deletion was
+/// requested (pods terminate afterwards).
+#[server(endpoint = "uninstall_sample_app")]
+pub async fn uninstall_sample_app(project: String) -> Result<Vec<ObjectRef>, AppError> {
+    super::reply(ssr::uninstall(project).await)
+}
+
 /// Turns sidecar injection on or off for the project.
 #[server(endpoint = "set_sidecar_injection")]
 pub async fn set_sidecar_injection(project: String, enabled: bool) -> Result<(), AppError> {
@@ -50,8 +66,11 @@ mod ssr {
     };
     use crate::domain::names::check_dns_label;
     use crate::domain::sample_app;
+    use crate::domain::sample_uninstall::{
+        self, ClusterObject, POD, REMOVAL_ORDER, UninstallPreview,
+    };
     use crate::error::AppError;
-    use crate::ports::use_ports;
+    use crate::ports::{Ports, use_ports};
 
     fn check_project(project: &str) -> Result<(), AppError> {
         check_dns_label("Project", project).map_err(AppError::Invalid)
@@ -157,6 +176,97 @@ mod ssr {
             leptos::logging::error!("restoring sidecar injection of {project}: {e}");
         }
         created
+    }
+
+    /// The project's objects of the kinds the uninstall removes, the sample's pods and the
+    /// release jobs, read at once.
+    async fn uninstall_state(
+        ports: &Ports,
+        project: &str,
+    ) -> Result<(UninstallPreview, Vec<ClusterObject>), AppError> {
+        let selector = sample_uninstall::pod_selector();
+        let (objects, pods, jobs) = futures::try_join!(
+            ports.cluster.list_objects(project, &REMOVAL_ORDER, None),
+            ports.cluster.list_objects(project, &[POD], Some(&selector)),
+            ports.releases.list_jobs(project),
+        )?;
+        let preview = UninstallPreview::new(project, &objects, &pods, &jobs);
+        Ok((preview, objects))
+    }
+
+    pub async fn uninstall_preview(project: String) -> Result<UninstallPreview, AppError> {
+        check_project(&project)?;
+        Ok(uninstall_state(&use_ports()?, &project).await?.0)
+    }
+
+    /// Adds a sentence to what a person reads (the failure's own words first).
+    fn and_say(e: AppError, note: &str) -> AppError {
+        match e {
+            AppError::NotFound(m) => AppError::NotFound(format!("{m} {note}")),
+            AppError::Invalid(m) => AppError::Invalid(format!("{m} {note}")),
+            AppError::Conflict(m) => AppError::Conflict(format!("{m} {note}")),
+            AppError::Unavailable(m) => AppError::Unavailable(format!("{m} {note}")),
+            AppError::Forbidden(m) => AppError::Forbidden(format!("{m} {note}")),
+            AppError::Unauthenticated(m) => AppError::Unauthenticated(format!("{m} {note}")),
+            AppError::Cluster(p) => AppError::Unavailable(format!(
+                "{}: {}. {} {note}",
+                p.headline(),
+                p.detail,
+                p.fix()
+            )),
+            other => other,
+        }
+    }
+
+    pub async fn uninstall(project: String) -> Result<Vec<ObjectRef>, AppError> {
+        check_project(&project)?;
+        let ports = use_ports()?;
+        let (preview, objects) = uninstall_state(&ports, &project).await?;
+        if let Some(refusal) = preview.refusal() {
+            return Err(AppError::Conflict(refusal));
+        }
+        let targets = sample_uninstall::plan(&objects);
+        if targets.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "There is nothing of the sample application ({}) in project \"{project}\" to \
+                 uninstall: only objects Deploy Sample Application or a release created are \
+                 removed.",
+                sample_uninstall::SAMPLE_APP
+            )));
+        }
+        // All or nothing where Kubernetes allows it: every deletion is first asked as a
+        // dry run, so a missing permission or a refusing admission check stops the
+        // uninstall before anything is gone.
+        for t in &targets {
+            ports
+                .cluster
+                .delete_object(&project, t, true)
+                .await
+                .map_err(|e| and_say(e, "Nothing was removed."))?;
+        }
+        let mut removed = Vec::with_capacity(targets.len());
+        for (i, t) in targets.iter().enumerate() {
+            if let Err(e) = ports.cluster.delete_object(&project, t, false).await {
+                let left: Vec<String> = targets[i..]
+                    .iter()
+                    .map(|o| o.reference().to_string())
+                    .collect();
+                let gone: Vec<String> = removed.iter().map(ToString::to_string).collect();
+                let note = format!(
+                    "Removed before it failed: {}. Still there: {}. Press Uninstall again to \
+                     remove the rest.",
+                    if gone.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        gone.join(", ")
+                    },
+                    left.join(", ")
+                );
+                return Err(and_say(e, &note));
+            }
+            removed.push(t.reference());
+        }
+        Ok(removed)
     }
 
     pub async fn set_sampling(project: String, percent: u8) -> Result<(), AppError> {

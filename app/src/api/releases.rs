@@ -150,7 +150,8 @@ pub async fn get_release_metrics(
 #[cfg(feature = "ssr")]
 mod ssr_metrics {
     use crate::domain::metrics::{
-        ReleaseMetrics, latency_by_version, observed_split, rps_by_version, success_by_version,
+        GateLines, ReleaseMetrics, latency_by_version, observed_split, rps_by_version,
+        success_by_version,
     };
     use crate::domain::names::check_dns_label;
     use crate::error::AppError;
@@ -205,6 +206,15 @@ mod ssr_metrics {
             p95,
             p99,
             observed,
+            thresholds: job
+                .spec
+                .analysis
+                .as_ref()
+                .map(|a| GateLines {
+                    min_success: a.gates.min_success_percent.map(|p| p / 100.0),
+                    max_p99_ms: a.gates.max_p99_ms.map(f64::from),
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -47,9 +47,8 @@ pub fn check_window(minutes: u32) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::check_window;
-    use crate::domain::applications::{
-        Application, ApplicationView, Component, ProjectInventory, RoutingObject,
-    };
+    use crate::domain::applications::ProjectInventory;
+    use crate::domain::diagnosis::{DiagnosisInputs, diagnose, mark_graph};
     use crate::domain::names::check_dns_label;
     use crate::domain::topology::{
         Graph, GraphInputs, GraphView, ItemMetrics, ItemRef, ServiceRouting, Thresholds,
@@ -77,43 +76,6 @@ mod ssr {
         }
     }
 
-    /// VirtualServices routing the project's services, read through the same port the
-    /// application page uses (one view holding every service of the project).
-    async fn routing(
-        ports: &Ports,
-        project: &str,
-        inv: Option<&ProjectInventory>,
-    ) -> Result<Vec<ServiceRouting>, AppError> {
-        let Some(inv) = inv.filter(|i| !i.services.is_empty()) else {
-            return Ok(Vec::new());
-        };
-        let view = ApplicationView {
-            app: Application {
-                name: project.to_string(),
-                components: inv
-                    .services
-                    .iter()
-                    .map(|s| Component {
-                        service: s.clone(),
-                        workloads: Vec::new(),
-                    })
-                    .collect(),
-            },
-            routes: Vec::new(),
-        };
-        let (_, _, objects) = ports.cluster.application_extras(project, &view).await?;
-        Ok(routing_of_objects(project, &objects))
-    }
-
-    fn routing_of_objects(project: &str, objects: &[RoutingObject]) -> Vec<ServiceRouting> {
-        objects
-            .iter()
-            .filter(|o| o.kind == "VirtualService")
-            .filter_map(|o| serde_yaml::from_str::<serde_json::Value>(&o.yaml).ok())
-            .flat_map(|vs| routing_of_virtual_service(project, &vs))
-            .collect()
-    }
-
     pub async fn graph(project: String, minutes: u32, view: String) -> Result<Graph, AppError> {
         check_dns_label("Project", &project).map_err(AppError::Invalid)?;
         check_window(minutes)?;
@@ -127,15 +89,28 @@ mod ssr {
         let cluster = async {
             let Some(inv) = inventory(&ports, &project).await? else {
                 // No such namespace (yet): no routing, no jobs; the graph is traffic only.
-                return Ok::<_, AppError>((None, Vec::new(), Vec::new()));
+                return Ok::<_, AppError>((None, Vec::new(), Vec::new(), None));
             };
-            let (routing, jobs) = futures::join!(
-                routing(&ports, &project, Some(&inv)),
+            let (mesh, jobs) = futures::try_join!(
+                ports.cluster.mesh_config(&project),
                 ports.releases.list_jobs(&project)
-            );
-            Ok((Some(inv), routing?, jobs?))
+            )?;
+            let routing: Vec<ServiceRouting> = mesh
+                .virtual_services
+                .iter()
+                .flat_map(|vs| routing_of_virtual_service(&project, vs))
+                .collect();
+            // The Services page's diagnosis, so the graph marks where configuration is wrong.
+            let diagnosis = diagnose(DiagnosisInputs {
+                project: &project,
+                injection_enabled: inv.project.sidecar_injection,
+                mesh: &mesh,
+                workloads: &inv.workloads,
+                jobs: &jobs,
+            });
+            Ok((Some(inv), routing, jobs, Some(diagnosis)))
         };
-        let (requests, errors, to_service, to_workload, (inv, routing, jobs)) = futures::try_join!(
+        let (requests, errors, to_service, to_workload, (inv, routing, jobs, diagnosis)) = futures::try_join!(
             q(requests_query(&project, minutes)),
             q(errors_query(&project, minutes)),
             q(latency_to_service_query(&project, minutes)),
@@ -161,6 +136,9 @@ mod ssr {
             GraphView::Service => service_graph(&versioned),
         };
         graph.view_auto = asked.is_none();
+        if let Some(d) = &diagnosis {
+            mark_graph(&mut graph, d);
+        }
         Ok(graph)
     }
 
@@ -206,35 +184,5 @@ mod ssr {
             latency: label_latency([l50, l95, l99]),
             versions: versions_if_several(versions),
         })
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn virtual_services_are_read_from_their_yaml() {
-            let objects = vec![
-                RoutingObject {
-                    kind: "VirtualService".into(),
-                    name: "reviews".into(),
-                    yaml: "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\n  namespace: demo\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n    mirror: {host: reviews, subset: v2}\n".into(),
-                },
-                RoutingObject {
-                    kind: "DestinationRule".into(),
-                    name: "reviews".into(),
-                    yaml: "spec: {host: reviews}\n".into(),
-                },
-            ];
-            assert_eq!(
-                routing_of_objects("demo", &objects),
-                vec![ServiceRouting {
-                    namespace: "demo".into(),
-                    service: "reviews".into(),
-                    virtual_service: "reviews".into(),
-                    mirror: true
-                }]
-            );
-        }
     }
 }

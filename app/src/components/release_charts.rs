@@ -1,6 +1,7 @@
 //! The live charts of a release job: requests per second, success rate and p50/p95/p99
 //! duration per version from Prometheus, and the split actually observed next to the one
-//! configured. Its own panel: when Prometheus is missing or down, only this panel says so.
+//! configured; an automatic release's gates as red dashed lines on the success and latency
+//! charts. Its own panel: when Prometheus is missing or down, only this panel says so.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -12,6 +13,8 @@ use crate::domain::metrics::{ReleaseMetrics, Series};
 
 const WIDTH: u32 = 360;
 const HEIGHT: u32 = 140;
+/// The palette's red, for thresholds (versions use the first colours).
+const THRESHOLD_COLOR: usize = 4;
 
 #[component]
 pub fn ReleaseCharts(project: String, name: String, tick: RwSignal<u32>) -> impl IntoView {
@@ -91,12 +94,33 @@ fn Charts(m: ReleaseMetrics) -> impl IntoView {
         WIDTH,
         HEIGHT,
     );
-    let ok_lines = lines(&m.success, &m.versions, false);
+    let success_line = m.thresholds.min_success.map(|y| [(m.start, y), (m.end, y)]);
+    let p99_line = m.thresholds.max_p99_ms.map(|y| [(m.start, y), (m.end, y)]);
+    fn threshold(points: &[(f64, f64); 2]) -> Line<'_> {
+        Line {
+            points,
+            color: THRESHOLD_COLOR,
+            dashed: true,
+        }
+    }
+    let mut ok_lines = lines(&m.success, &m.versions, false);
+    ok_lines.extend(success_line.as_ref().map(threshold));
     let ok_svg = line_chart(&ok_lines, m.start, m.end, 1.0, WIDTH, HEIGHT);
     let mut lat_lines = lines(&m.p95, &m.versions, false);
     lat_lines.extend(lines(&m.p99, &m.versions, true));
+    lat_lines.extend(p99_line.as_ref().map(threshold));
     let lat_top = y_top(&lat_lines, 10.0);
     let lat_svg = line_chart(&lat_lines, m.start, m.end, lat_top, WIDTH, HEIGHT);
+    let ok_caption = match m.thresholds.min_success {
+        Some(t) => format!("Success rate (0–100%; red: the gate, {}%)", t * 100.0),
+        None => "Success rate (0–100%)".to_string(),
+    };
+    let lat_caption = match m.thresholds.max_p99_ms {
+        Some(t) => {
+            format!("Duration p95, p99 dashed (0–{lat_top:.0} ms; red: the p99 gate, {t:.0} ms)")
+        }
+        None => format!("Duration p95, p99 dashed (0–{lat_top:.0} ms)"),
+    };
     let legend = m
         .versions
         .iter()
@@ -131,12 +155,12 @@ fn Charts(m: ReleaseMetrics) -> impl IntoView {
                 <figcaption>{format!("Requests per second (0–{:.1})", y_top(&rps_lines, 1.0))}</figcaption>
                 <div class="chart" inner_html=rps_svg></div>
             </figure>
-            <figure>
-                <figcaption>"Success rate (0–100%)"</figcaption>
+            <figure data-testid="success-chart">
+                <figcaption>{ok_caption}</figcaption>
                 <div class="chart" inner_html=ok_svg></div>
             </figure>
-            <figure>
-                <figcaption>{format!("Duration p95, p99 dashed (0–{lat_top:.0} ms)")}</figcaption>
+            <figure data-testid="latency-chart">
+                <figcaption>{lat_caption}</figcaption>
                 <div class="chart" inner_html=lat_svg></div>
             </figure>
         </div>

@@ -1,4 +1,4 @@
-//! The left navigation: the console's four sections, keeping the selected project.
+//! The left navigation: the console's sections, keeping the selected project.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -7,10 +7,12 @@ use super::use_project;
 use crate::domain::links::href_with_project;
 
 /// The sections, in the order KubeSphere users know them.
-pub const SECTIONS: [(&str, &str); 4] = [
+pub const SECTIONS: [(&str, &str); 5] = [
     ("/applications", "Applications"),
     ("/grayscale-release", "Grayscale Release"),
     ("/traffic-management", "Traffic Management"),
+    // Huawei ASM's Service Management: each Service's configuration diagnosis.
+    ("/services", "Services"),
     ("/tracing", "Tracing"),
 ];
 

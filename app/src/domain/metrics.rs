@@ -1,6 +1,7 @@
 //! Istio traffic metrics for a component, per version: the PromQL Sluice asks Prometheus
-//! (Istio's standard metrics, as Kiali queries them, reported by the destination sidecar)
-//! and the parsing of Prometheus' answers into series. Pure and tested on real responses.
+//! (Istio's standard metrics, as Kiali queries them: both reporters, each version counted
+//! once) and the parsing of Prometheus' answers into series. The job page's charts and the
+//! progressive release's gates use the same builders. Pure and tested on real responses.
 
 use std::collections::BTreeMap;
 
@@ -25,39 +26,56 @@ pub fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn selector(namespace: &str, service: &str, extra: &str) -> String {
+fn selector(reporter: &str, namespace: &str, service: &str, extra: &str) -> String {
     format!(
-        "reporter=\"destination\",destination_service_namespace=\"{}\",destination_service_name=\"{}\"{extra}",
+        "reporter=\"{reporter}\",destination_service_namespace=\"{}\",destination_service_name=\"{}\"{extra}",
         escape(namespace),
         escape(service)
     )
 }
 
-/// Requests per second, by version.
-pub fn rps_by_version(namespace: &str, service: &str, window: &str) -> String {
-    format!(
-        "sum by (destination_version) (rate(istio_requests_total{{{}}}[{window}]))",
-        selector(namespace, service, "")
-    )
+/// Each version's numbers from one reporter only, so no request counts twice: the
+/// destination sidecar's where there is one, else the caller's (a version without a
+/// sidecar). PromQL's `or` keeps the left side's series and adds the right side's only for
+/// versions the left side does not have.
+fn by_reporter(expr: impl Fn(&str) -> String) -> String {
+    format!("{} or {}", expr("destination"), expr("source"))
 }
 
-/// Share of non-5xx answers, by version (0..1).
+/// Requests per second, by version.
+pub fn rps_by_version(namespace: &str, service: &str, window: &str) -> String {
+    by_reporter(|r| {
+        format!(
+            "sum by (destination_version) (rate(istio_requests_total{{{}}}[{window}]))",
+            selector(r, namespace, service, "")
+        )
+    })
+}
+
+/// Share of non-5xx answers, by version (0..1). A version that answered nothing but
+/// errors has no non-5xx series at all: it reads 0, not "no data".
 pub fn success_by_version(namespace: &str, service: &str, window: &str) -> String {
-    format!(
-        "sum by (destination_version) (rate(istio_requests_total{{{}}}[{window}])) / \
-         sum by (destination_version) (rate(istio_requests_total{{{}}}[{window}]))",
-        selector(namespace, service, ",response_code!~\"5..\""),
-        selector(namespace, service, "")
-    )
+    by_reporter(|r| {
+        let all = format!(
+            "sum by (destination_version) (rate(istio_requests_total{{{}}}[{window}]))",
+            selector(r, namespace, service, "")
+        );
+        format!(
+            "(sum by (destination_version) (rate(istio_requests_total{{{}}}[{window}])) or {all} * 0) / {all}",
+            selector(r, namespace, service, ",response_code!~\"5..\"")
+        )
+    })
 }
 
 /// A latency quantile in milliseconds, by version.
 pub fn latency_by_version(namespace: &str, service: &str, quantile: f64, window: &str) -> String {
-    format!(
-        "histogram_quantile({quantile}, sum by (destination_version, le) \
-         (rate(istio_request_duration_milliseconds_bucket{{{}}}[{window}])))",
-        selector(namespace, service, "")
-    )
+    by_reporter(|r| {
+        format!(
+            "histogram_quantile({quantile}, sum by (destination_version, le) \
+             (rate(istio_request_duration_milliseconds_bucket{{{}}}[{window}])))",
+            selector(r, namespace, service, "")
+        )
+    })
 }
 
 /// The live metrics of a release job, per version, over a window.
@@ -76,6 +94,18 @@ pub struct ReleaseMetrics {
     pub observed: Vec<(String, f64)>,
     /// The split configured now.
     pub configured: Vec<(String, u8)>,
+    /// An automatic release's gates, drawn as lines on the charts.
+    #[serde(default)]
+    pub thresholds: GateLines,
+}
+
+/// The thresholds an automatic release's checks judge by, for the charts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GateLines {
+    /// Least success rate of the new version, 0..1.
+    pub min_success: Option<f64>,
+    /// Most p99 latency of the new version, ms.
+    pub max_p99_ms: Option<f64>,
 }
 
 impl ReleaseMetrics {
@@ -610,10 +640,26 @@ mod tests {
         assert_eq!(
             q,
             "sum by (destination_version) (rate(istio_requests_total{reporter=\"destination\",\
+             destination_service_namespace=\"demo-project\",destination_service_name=\"reviews\"}[1m])) \
+             or sum by (destination_version) (rate(istio_requests_total{reporter=\"source\",\
              destination_service_namespace=\"demo-project\",destination_service_name=\"reviews\"}[1m]))"
         );
-        assert!(success_by_version("a", "b", "5m").contains("response_code!~\"5..\""));
-        assert!(latency_by_version("a", "b", 0.95, "5m").starts_with("histogram_quantile(0.95"));
+        let ok = success_by_version("a", "b", "5m");
+        assert!(ok.contains("response_code!~\"5..\""));
+        let dest_all = "sum by (destination_version) (rate(istio_requests_total{reporter=\"destination\",destination_service_namespace=\"a\",destination_service_name=\"b\"}[5m]))";
+        assert!(
+            ok.starts_with(
+                "(sum by (destination_version) (rate(istio_requests_total{reporter=\"destination\","
+            ),
+            "{ok}"
+        );
+        assert!(
+            ok.contains(&format!(" or {dest_all} * 0) / {dest_all} or (")),
+            "{ok}"
+        );
+        let lat = latency_by_version("a", "b", 0.95, "5m");
+        assert!(lat.starts_with("histogram_quantile(0.95"));
+        assert!(lat.contains(") or histogram_quantile(0.95, sum by (destination_version, le) (rate(istio_request_duration_milliseconds_bucket{reporter=\"source\""), "{lat}");
         assert_eq!(escape("a\"b"), "a\\\"b");
     }
 

@@ -3,9 +3,12 @@
 //! console's custom resource carries; the pure functions here decide the weights that
 //! are safe to apply and render the Istio objects, so the controller only does IO.
 
+pub mod analysis;
 pub mod jobs;
+pub mod re2;
 pub mod render;
 pub mod rules;
+pub mod validation;
 pub mod weights;
 
 use serde::{Deserialize, Serialize};
@@ -59,7 +62,7 @@ impl schemars::JsonSchema for Strategy {
             "properties": {
                 "type": {"type": "string", "enum": ["trafficRatio", "requestContent", "blueGreen", "mirroring"]},
                 "newPercent": {"type": "integer", "minimum": 0, "maximum": 100},
-                "rules": {"type": "array", "items": rule},
+                "rules": {"type": "array", "items": rule, "maxItems": rules::MAX_RULES},
                 "serving": {"type": "string", "enum": ["Base", "New"]},
                 "percent": {"type": "integer", "minimum": 0, "maximum": 100}
             }
@@ -78,22 +81,48 @@ impl Strategy {
     }
 }
 
-/// What the user asks for.
+/// A DNS-1123 label, as the CRD's schema checks it (the controller and the port check
+/// the same with [`crate::domain::names::check_dns_label`], with a better message).
+pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
+/// What the user asks for. The schema attributes are what the CRD can say on its own;
+/// [`validation`] checks the rest (and all of it again) before anything is written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseSpec {
     /// The Service whose traffic is split.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))
+    )]
     pub component: String,
     /// The Deployment serving today; the new version is a copy of it.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))
+    )]
     pub base_workload: String,
     /// The base version's `version` label, e.g. `v1`.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))
+    )]
     pub base_version: String,
     /// The new version's `version` label, e.g. `v2`.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))
+    )]
     pub new_version: String,
     /// The new version's image, e.g. `kubesphere/examples-bookinfo-reviews-v2:1.13.0`.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 512), regex(pattern = r"^[^\s]+$"))
+    )]
     pub image: String,
     /// Replicas of the new version.
+    #[cfg_attr(feature = "ssr", schemars(range(min = 1, max = 20)))]
     pub replicas: i32,
     pub strategy: Strategy,
     /// Set by "Take Over": all traffic to this side, whatever the strategy says.
@@ -101,7 +130,12 @@ pub struct ReleaseSpec {
     pub taken_over_by: Option<Side>,
     /// Who created the job (shown in the job list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schemars(length(max = 256)))]
     pub creator: Option<String>,
+    /// Automatic steps gated by live metrics (progressive delivery); none: a person moves
+    /// the traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<analysis::Analysis>,
 }
 
 impl ReleaseSpec {
@@ -134,6 +168,7 @@ mod tests {
             strategy: Strategy::TrafficRatio { new_percent: 50 },
             taken_over_by: None,
             creator: None,
+            analysis: None,
         }
     }
 

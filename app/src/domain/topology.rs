@@ -79,6 +79,9 @@ pub enum Badge {
     Mirroring,
     /// The workload's pods run without the istio-proxy sidecar.
     NoSidecar,
+    /// The service's configuration has problems (their summaries); the Services page
+    /// says how to fix each.
+    ConfigProblems(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

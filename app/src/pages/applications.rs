@@ -1,5 +1,6 @@
 //! The Applications section: a project's applications with their components, versions
-//! and workloads, live; "Deploy Sample Application"; and the project's sidecar setting.
+//! and workloads, live; "Deploy Sample Application" and, next to the sample it created,
+//! "Uninstall Sample Application"; and the project's sidecar setting.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,13 +13,17 @@ use crate::components::deploy_sample_dialog::{
     CONFIRM_DEPLOY_SAMPLE, CONFIRM_PARAM, DeploySampleDialog,
 };
 use crate::components::error_panel::error_panel;
+use crate::components::permissions::{DeniedNote, denial, permissions_resource};
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
 use crate::components::sandbox_traffic::SandboxTraffic;
 use crate::components::status_badge::StatusBadge;
+use crate::components::uninstall_sample_dialog::{CONFIRM_UNINSTALL_SAMPLE, UninstallSampleDialog};
 use crate::components::workload_table::WorkloadTable;
 use crate::components::{use_project, use_query_pairs};
+use crate::domain::access::Action;
 use crate::domain::applications::{ApplicationView, ApplicationsView};
 use crate::domain::links::{href_with_project, with_param};
+use crate::domain::sample_uninstall::is_sample_application;
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
@@ -29,6 +34,8 @@ pub fn ApplicationsPage() -> impl IntoView {
     let tick = use_refresh_tick();
     let confirm_open =
         move || query.read().get(CONFIRM_PARAM).as_deref() == Some(CONFIRM_DEPLOY_SAMPLE);
+    let uninstall_open =
+        move || query.read().get(CONFIRM_PARAM).as_deref() == Some(CONFIRM_UNINSTALL_SAMPLE);
     let deploy_href = move || {
         with_param(
             &location.pathname.get(),
@@ -46,13 +53,25 @@ pub fn ApplicationsPage() -> impl IntoView {
                 {move || {
                     project
                         .get()
-                        .map(|_| {
+                        .map(|p| {
+                            let perms = permissions_resource(p);
                             view! {
                                 <div class="page-actions">
                                     <RefreshControl tick />
-                                    <A href=deploy_href attr:class="button">
-                                        "Deploy Sample Application"
-                                    </A>
+                                    <Transition fallback=|| ()>
+                                        {move || match denial(perms, Action::DeploySample) {
+                                            None => view! {
+                                                <A href=deploy_href attr:class="button">
+                                                    "Deploy Sample Application"
+                                                </A>
+                                            }.into_any(),
+                                            Some(why) => view! {
+                                                <button type="button" class="button" disabled title=why>
+                                                    "Deploy Sample Application"
+                                                </button>
+                                            }.into_any(),
+                                        }}
+                                    </Transition>
                                 </div>
                             }
                         })
@@ -67,9 +86,12 @@ pub fn ApplicationsPage() -> impl IntoView {
             Some(p) => {
                 let dialog = confirm_open()
                     .then(|| view! { <DeploySampleDialog project=p.clone() tick /> });
+                let uninstall = uninstall_open()
+                    .then(|| view! { <UninstallSampleDialog project=p.clone() tick /> });
                 view! {
                     <ApplicationList project=p tick />
                     {dialog}
+                    {uninstall}
                 }
                     .into_any()
             }
@@ -79,6 +101,7 @@ pub fn ApplicationsPage() -> impl IntoView {
 
 #[component]
 fn ApplicationList(project: String, tick: RwSignal<u32>) -> impl IntoView {
+    let perms = permissions_resource(project.clone());
     let apps = {
         let project = project.clone();
         Resource::new(
@@ -89,14 +112,31 @@ fn ApplicationList(project: String, tick: RwSignal<u32>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading applications…"</p> }>
             <ErrorBoundary fallback=error_panel>
-                {move || apps.get().map(|r| r.map(|view| view! { <ApplicationsBody view tick /> }))}
+                {move || apps.get().map(|r| r.map(|view| {
+                    let governance = denial(perms, Action::Governance);
+                    let uninstall = denial(perms, Action::UninstallSample);
+                    view! { <ApplicationsBody view tick governance uninstall /> }
+                }))}
             </ErrorBoundary>
         </Transition>
     }
 }
 
 #[component]
-fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoView {
+fn ApplicationsBody(
+    view: ApplicationsView,
+    tick: RwSignal<u32>,
+    /// Why the user may not change the project's governance, if so.
+    governance: Option<String>,
+    /// Why the user may not uninstall the sample application, if so.
+    uninstall: Option<String>,
+) -> impl IntoView {
+    let governance_off = governance.is_some();
+    let (why_injection, why_sampling) = (
+        governance.clone().unwrap_or_default(),
+        governance.clone().unwrap_or_default(),
+    );
+    let governance_denied = governance;
     let project = view.project.clone();
     let toggle = ServerAction::<SetSidecarInjection>::new();
     let sampling = ServerAction::<SetTraceSampling>::new();
@@ -122,7 +162,7 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
             <ActionForm action=toggle>
                 <input type="hidden" name="project" value=project_name />
                 <input type="hidden" name="enabled" value=(!injection).to_string() />
-                <button type="submit" class="button secondary">
+                <button type="submit" class="button secondary" disabled=governance_off title=why_injection>
                     {if injection { "Disable sidecar injection" } else { "Enable sidecar injection" }}
                 </button>
             </ActionForm>
@@ -147,8 +187,9 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
                     value=sampling_now.unwrap_or(100).to_string()
                 />
                 " % "
-                <button type="submit" class="button secondary">"Set sampling"</button>
+                <button type="submit" class="button secondary" disabled=governance_off title=why_sampling>"Set sampling"</button>
             </ActionForm>
+            <DeniedNote reason=governance_denied />
             {move || {
                 toggle
                     .value()
@@ -173,7 +214,10 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
     } else {
         view.applications
             .into_iter()
-            .map(|a| view! { <ApplicationCard view=a project=project.name.clone() /> })
+            .map(|a| {
+                let uninstall = uninstall.clone();
+                view! { <ApplicationCard view=a project=project.name.clone() uninstall /> }
+            })
             .collect_view()
             .into_any()
     };
@@ -185,8 +229,37 @@ fn ApplicationsBody(view: ApplicationsView, tick: RwSignal<u32>) -> impl IntoVie
 }
 
 #[component]
-fn ApplicationCard(view: ApplicationView, project: String) -> impl IntoView {
+fn ApplicationCard(
+    view: ApplicationView,
+    project: String,
+    /// Why the user may not uninstall the sample, if so.
+    uninstall: Option<String>,
+) -> impl IntoView {
     let ApplicationView { app, routes } = view;
+    let pairs = use_query_pairs();
+    let location = use_location();
+    let uninstall_button = is_sample_application(&app).then(|| match uninstall {
+        None => {
+            let href = move || {
+                with_param(
+                    &location.pathname.get(),
+                    &pairs.get(),
+                    CONFIRM_PARAM,
+                    Some(CONFIRM_UNINSTALL_SAMPLE),
+                )
+            };
+            view! {
+                <A href=href attr:class="button secondary">"Uninstall Sample Application"</A>
+            }
+            .into_any()
+        }
+        Some(why) => view! {
+            <button type="button" class="button secondary" disabled title=why>
+                "Uninstall Sample Application"
+            </button>
+        }
+        .into_any(),
+    });
     let status = app.status();
     let (running, all) = app.running_count();
     let name = app.name.clone();
@@ -204,6 +277,7 @@ fn ApplicationCard(view: ApplicationView, project: String) -> impl IntoView {
                     <progress value=running max=all.max(1)></progress>
                     <span data-testid="running-count">{format!("{running}/{all} workloads running")}</span>
                 </span>
+                {uninstall_button}
             </header>
             {(!routes.is_empty())
                 .then(|| {

@@ -6,13 +6,18 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::ChooseProject;
+use crate::api::history::list_finished_jobs;
 use crate::api::releases::list_release_jobs;
 use crate::components::error_panel::error_panel;
+use crate::components::live::use_live;
+use crate::components::permissions::{DeniedNote, denial, permissions_resource};
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
 use crate::components::use_project;
+use crate::domain::access::Action;
 use crate::domain::applications::format_age;
 use crate::domain::links::{encode_query_value, href_with_project};
 use crate::domain::release::jobs::JobView;
+use crate::domain::timefmt;
 
 /// The modes offered, with the wizard's strategy key.
 const MODES: [(&str, &str, &str); 3] = [
@@ -57,39 +62,63 @@ pub fn GrayscaleReleasePage() -> impl IntoView {
 
 #[component]
 fn Modes(project: String) -> impl IntoView {
+    let perms = permissions_resource(project.clone());
     view! {
-        <section class="modes" aria-label="Release modes">
-            {MODES
-                .into_iter()
-                .map(|(title, key, text)| {
-                    let href = format!(
-                        "{}&strategy={key}",
-                        href_with_project("/grayscale-release/new", Some(&project))
-                    );
-                    view! {
-                        <div class="mode-card">
-                            <h2>{title}</h2>
-                            <p>{text}</p>
-                            <A href=href attr:class="button">
-                                "Create Job"
-                            </A>
-                        </div>
-                    }
-                })
-                .collect_view()}
-        </section>
+        <Transition fallback=|| ()>
+            {move || {
+                let denied = denial(perms, Action::CreateJob);
+                view! {
+                    <section class="modes" aria-label="Release modes">
+                        {MODES
+                            .into_iter()
+                            .map(|(title, key, text)| {
+                                let href = format!(
+                                    "{}&strategy={key}",
+                                    href_with_project("/grayscale-release/new", Some(&project))
+                                );
+                                let action = match &denied {
+                                    None => view! { <A href=href attr:class="button">"Create Job"</A> }.into_any(),
+                                    Some(why) => view! {
+                                        <button type="button" class="button" disabled title=why.clone()>"Create Job"</button>
+                                    }.into_any(),
+                                };
+                                view! {
+                                    <div class="mode-card">
+                                        <h2>{title}</h2>
+                                        <p>{text}</p>
+                                        {action}
+                                    </div>
+                                }
+                            })
+                            .collect_view()}
+                    </section>
+                    <DeniedNote reason=denied.clone() />
+                }
+            }}
+        </Transition>
     }
 }
 
 #[component]
 fn JobList(project: String, tick: RwSignal<u32>) -> impl IntoView {
+    // A job created, changed or gone anywhere (another operator, kubectl) refetches the
+    // list at once; polling covers the stream being down.
+    let live = use_live(project.clone());
     let jobs = {
         let project = project.clone();
         Resource::new(
-            move || (project.clone(), tick.get()),
-            |(p, _)| list_release_jobs(p),
+            move || {
+                (
+                    project.clone(),
+                    tick.get(),
+                    live.job_changes.get(),
+                    live.fallback_tick.get(),
+                )
+            },
+            |(p, _, _, _)| list_release_jobs(p),
         )
     };
+    let finished_project = project.clone();
     view! {
         <section class="panel">
             <h2>"Job Status"</h2>
@@ -101,6 +130,49 @@ fn JobList(project: String, tick: RwSignal<u32>) -> impl IntoView {
                 </ErrorBoundary>
             </Transition>
         </section>
+        <FinishedJobs project=finished_project changed=Signal::derive(move || live.job_changes.get()) />
+    }
+}
+
+/// Jobs that ended (Job Offline, deleted) whose history is still kept.
+#[component]
+fn FinishedJobs(project: String, changed: Signal<u32>) -> impl IntoView {
+    let finished = {
+        let project = project.clone();
+        Resource::new(
+            move || (project.clone(), changed.get()),
+            |(p, _)| list_finished_jobs(p),
+        )
+    };
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                finished.get().and_then(Result::ok).filter(|f| !f.is_empty()).map(|f| {
+                    let project = project.clone();
+                    view! {
+                        <section class="panel" data-testid="finished-jobs">
+                            <h2>"Finished jobs"</h2>
+                            <ul class="finished-jobs">
+                                {f.into_iter().map(|j| {
+                                    let href = format!(
+                                        "/grayscale-release/jobs/{}?project={}",
+                                        encode_query_value(&j.name),
+                                        encode_query_value(&project)
+                                    );
+                                    let last = j.last.map(|e| format!(" · last: {} by {}", e.action.label(), e.who)).unwrap_or_default();
+                                    view! {
+                                        <li data-job=j.name.clone()>
+                                            <a href=href>{j.name.clone()}</a>
+                                            {format!(" ended {} · {} entries{last}", timefmt::short(&j.job_gone_at), j.entries)}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    }
+                })
+            }}
+        </Transition>
     }
 }
 

@@ -10,15 +10,21 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::ChooseProject;
 use crate::api::releases::{ChangeReleaseJob, DeleteReleaseJob, get_release_job};
+use crate::components::analysis_panel::AnalysisPanel;
 use crate::components::error_panel::error_panel;
+use crate::components::job_history::JobHistoryPanel;
+use crate::components::live::{LiveChip, use_live};
+use crate::components::permissions::{DeniedNote, denial, permissions_resource};
 use crate::components::refresh_control::{RefreshControl, use_refresh_tick};
 use crate::components::release_charts::ReleaseCharts;
 use crate::components::rules_editor::RulesEditor;
 use crate::components::traffic_slider::TrafficSlider;
 use crate::components::use_project;
+use crate::domain::access::Action;
 use crate::domain::links::href_with_project;
 use crate::domain::release::jobs::{JobChange, JobView, VersionView};
 use crate::domain::release::{Side, Strategy};
+use crate::error::AppError;
 
 #[component]
 pub fn ReleaseDetailPage() -> impl IntoView {
@@ -44,8 +50,11 @@ enum Pending {
 #[component]
 fn Detail(project: String, name: String) -> impl IntoView {
     let tick = use_refresh_tick();
+    let perms = permissions_resource(project.clone());
     let change = ServerAction::<ChangeReleaseJob>::new();
     let delete = ServerAction::<DeleteReleaseJob>::new();
+    // Pushed changes arrive at once; polling stays for when the stream is down.
+    let live = use_live(project.clone());
     let job = {
         let (project, name) = (project.clone(), name.clone());
         Resource::new(
@@ -55,11 +64,31 @@ fn Detail(project: String, name: String) -> impl IntoView {
                     name.clone(),
                     tick.get(),
                     change.version().get(),
+                    live.fallback_tick.get(),
                 )
             },
-            |(p, n, _, _)| get_release_job(p, n),
+            |(p, n, _, _, _)| get_release_job(p, n),
         )
     };
+    // The charts follow the refresh interval, and a pushed change at once.
+    let chart_tick = RwSignal::new(0u32);
+    Effect::new(move || {
+        tick.track();
+        chart_tick.update(|t| *t = t.wrapping_add(1));
+    });
+    {
+        let name = name.clone();
+        Effect::new(move || match live.job(&name) {
+            Some(Some(pushed)) => {
+                job.set(Some(Ok(pushed)));
+                chart_tick.update(|t| *t = t.wrapping_add(1));
+            }
+            Some(None) => job.set(Some(Err(AppError::NotFound(format!(
+                "The release job \"{name}\" is gone: it went offline or was deleted."
+            ))))),
+            None => {}
+        });
+    }
     // The slider keeps what the person is doing; refreshes only move it when idle.
     let slider = RwSignal::new(0u8);
     let dragging = RwSignal::new(false);
@@ -70,7 +99,12 @@ fn Detail(project: String, name: String) -> impl IntoView {
         if let Some(Ok(j)) = job.get() {
             if !dragging.get_untracked() {
                 if let Strategy::TrafficRatio { new_percent } = j.spec.strategy {
-                    slider.set(new_percent);
+                    // Automatic steps move the split themselves: show what is applied.
+                    slider.set(if j.spec.analysis.is_some() {
+                        j.new_weight()
+                    } else {
+                        new_percent
+                    });
                 }
                 if let Strategy::Mirroring { percent } = j.spec.strategy {
                     mirror.set(percent);
@@ -113,6 +147,13 @@ fn Detail(project: String, name: String) -> impl IntoView {
         }
     };
     let send = StoredValue::new(send);
+    // An automatic release's overrides: confirmed first when they ask to be.
+    let ask = Callback::new(
+        move |(c, confirm): (JobChange, Option<String>)| match confirm {
+            Some(text) => pending.set(Some(Pending::Change(c, text))),
+            None => send.with_value(|s| s(c)),
+        },
+    );
     let (p3, n3) = (project.clone(), name.clone());
 
     view! {
@@ -125,6 +166,7 @@ fn Detail(project: String, name: String) -> impl IntoView {
             <div class="page-title-row">
                 <h1>{name.clone()}</h1>
                 <div class="page-actions">
+                    <LiveChip live />
                     <RefreshControl tick />
                 </div>
             </div>
@@ -135,9 +177,15 @@ fn Detail(project: String, name: String) -> impl IntoView {
                     job.get()
                         .map(|r| {
                             r.map(|j| {
-                                let taken = j.spec.taken_over_by;
+                                // An automatic release's own rollback or promotion counts as a Take Over.
+                                let taken = j.spec.taken_over_by.or_else(|| j.analysis.as_ref().and_then(|a| a.decided()));
                                 let base_v = j.spec.base_version.clone();
                                 let new_v = j.spec.new_version.clone();
+                                let change_denied = denial(perms, Action::ChangeJob);
+                                let delete_denied = denial(perms, Action::DeleteJob);
+                                let no_change = change_denied.is_some();
+                                let change_why = change_denied.clone().unwrap_or_default();
+                                let delete_why = delete_denied.clone().unwrap_or_default();
                                 view! {
                                     <section class="panel">
                                         <h2>
@@ -151,23 +199,24 @@ fn Detail(project: String, name: String) -> impl IntoView {
                                     <div class="version-cards">
                                         {version_cards(&j)}
                                     </div>
+                                    {j.spec.analysis.is_some().then(|| view! { <AnalysisPanel job=j.clone() on_change=ask locked=change_denied.clone() /> })}
                                     <section class="panel controls">
                                         <h2>"Traffic"</h2>
-                                        {controls(&j, slider, dragging, rules, mirror, send, taken.is_some())}
+                                        {controls(&j, Editing { slider, dragging, rules, mirror }, send, taken.is_some(), change_denied.clone())}
                                     </section>
                                     <section class="panel">
                                         <h2>"Actions"</h2>
                                         <div class="actions-row">
-                                            <button type="button" class="button" disabled=taken == Some(Side::New)
+                                            <button type="button" class="button" disabled=no_change || taken == Some(Side::New) title=change_why.clone()
                                                 on:click={let new_v = new_v.clone(); move |_| pending.set(Some(Pending::Change(JobChange::TakeOver(Side::New), format!("Take Over: send all traffic to {new_v}?"))))}>
                                                 {format!("Take Over ({new_v})")}
                                             </button>
-                                            <button type="button" class="button secondary" disabled=taken == Some(Side::Base)
+                                            <button type="button" class="button secondary" disabled=no_change || taken == Some(Side::Base) title=change_why.clone()
                                                 on:click={let base_v = base_v.clone(); move |_| pending.set(Some(Pending::Change(JobChange::TakeOver(Side::Base), format!("Roll back: send all traffic to {base_v}?"))))}>
                                                 {format!("Roll back ({base_v} takes over)")}
                                             </button>
-                                            <button type="button" class="button secondary" disabled=taken.is_none()
-                                                title="Available once one version has taken over"
+                                            <button type="button" class="button secondary" disabled=no_change || taken.is_none()
+                                                title=if no_change { change_why.clone() } else { "Available once one version has taken over".to_string() }
                                                 on:click=move |_| {
                                                     let gone = match taken {
                                                         Some(Side::New) => j.spec.base_workload.clone(),
@@ -177,11 +226,12 @@ fn Detail(project: String, name: String) -> impl IntoView {
                                                 }>
                                                 "Job Offline"
                                             </button>
-                                            <button type="button" class="button danger"
+                                            <button type="button" class="button danger" disabled=delete_denied.is_some() title=delete_why
                                                 on:click=move |_| pending.set(Some(Pending::Delete))>
                                                 "Delete job"
                                             </button>
                                         </div>
+                                        <DeniedNote reason=change_denied.clone().or(delete_denied.clone()) />
                                     </section>
                                 }
                             })
@@ -189,7 +239,8 @@ fn Detail(project: String, name: String) -> impl IntoView {
                 }}
             </ErrorBoundary>
         </Transition>
-        <ReleaseCharts project=project.clone() name=name.clone() tick />
+        <ReleaseCharts project=project.clone() name=name.clone() tick=chart_tick />
+        <JobHistoryPanel project=project.clone() name=name.clone() changed=Signal::derive(move || chart_tick.get()) />
         {move || pending.get().map(|p| {
             let text = match &p {
                 Pending::Change(_, t) => t.clone(),
@@ -264,15 +315,31 @@ fn version_cards(j: &JobView) -> impl IntoView + use<> {
         .collect_view()
 }
 
-fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
-    j: &JobView,
+/// What the person is editing on the page, kept across refreshes.
+#[derive(Clone, Copy)]
+struct Editing {
     slider: RwSignal<u8>,
     dragging: RwSignal<bool>,
     rules: RwSignal<Vec<crate::domain::release::rules::ContentRule>>,
     mirror: RwSignal<u8>,
+}
+
+fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
+    j: &JobView,
+    editing: Editing,
     send: StoredValue<F>,
     taken: bool,
+    // Why the user may not change the job, if so: every control is then disabled.
+    locked: Option<String>,
 ) -> impl IntoView + use<F> {
+    let Editing {
+        slider,
+        dragging,
+        rules,
+        mirror,
+    } = editing;
+    let off = locked.is_some();
+    let why = locked.unwrap_or_default();
     if taken {
         return view! { <p>"One version has taken over all traffic. Job Offline removes the other; deleting the job undoes the release."</p> }.into_any();
     }
@@ -282,10 +349,15 @@ fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
                 dragging.set(false);
                 send.with_value(|s| s(JobChange::NewPercent(v)));
             });
+            let hint = if j.spec.analysis.is_some() {
+                "The automatic steps move this split. Moving the slider yourself pauses them (Resume goes back to the plan)."
+            } else {
+                "Drag the slider (or use the arrow keys, or type a number): the split is applied when you let go."
+            };
             view! {
-                <p class="hint">"Drag the slider (or use the arrow keys, or type a number): the split is applied when you let go."</p>
+                <p class="hint">{hint}</p>
                 <div on:pointerdown=move |_| dragging.set(true) on:keydown=move |_| dragging.set(true)>
-                    <TrafficSlider base_version=j.spec.base_version.clone() new_version=j.spec.new_version.clone() value=slider on_release=release />
+                    <TrafficSlider base_version=j.spec.base_version.clone() new_version=j.spec.new_version.clone() value=slider on_release=release disabled=Signal::derive(move || off) />
                 </div>
             }
                 .into_any()
@@ -293,7 +365,7 @@ fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
         Strategy::RequestContent { .. } => view! {
             <p class="hint">{format!("Requests matching every rule go to {}; all others to {}.", j.spec.new_version, j.spec.base_version)}</p>
             <RulesEditor rules />
-            <button type="button" class="button" on:click=move |_| send.with_value(|s| s(JobChange::Rules(rules.get_untracked())))>"Save rules"</button>
+            <button type="button" class="button" disabled=off title=why.clone() on:click=move |_| send.with_value(|s| s(JobChange::Rules(rules.get_untracked())))>"Save rules"</button>
         }
             .into_any(),
         Strategy::BlueGreen { serving } => {
@@ -302,14 +374,14 @@ fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
                 Side::New => (Side::Base, format!("Switch all traffic back to {}", j.spec.base_version)),
             };
             view! {
-                <button type="button" class="button" on:click=move |_| send.with_value(|s| s(JobChange::Serving(to)))>{label}</button>
+                <button type="button" class="button" disabled=off title=why.clone() on:click=move |_| send.with_value(|s| s(JobChange::Serving(to)))>{label}</button>
             }
                 .into_any()
         }
         Strategy::Mirroring { .. } => view! {
             <label class="field">
                 {format!("Share of requests mirrored to {} (%)", j.spec.new_version)}
-                <input type="number" min="0" max="100" prop:value=move || mirror.get().to_string()
+                <input type="number" min="0" max="100" disabled=off title=why.clone() prop:value=move || mirror.get().to_string()
                     on:change=move |ev| {
                         let v = event_target_value(&ev).parse::<u8>().unwrap_or(0).min(100);
                         mirror.set(v);

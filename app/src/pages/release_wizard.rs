@@ -11,14 +11,19 @@ use crate::api::applications::list_applications;
 use crate::api::releases::{
     AdoptRouting, CreateReleaseJob, list_release_jobs, preview_release_job,
 };
+use crate::components::auto_steps_editor::AutoStepsEditor;
+use crate::components::permissions::{DeniedNote, denial, permissions_resource};
 use crate::components::rules_editor::RulesEditor;
 use crate::components::traffic_slider::TrafficSlider;
 use crate::components::use_project;
+use crate::domain::access::Action;
 use crate::domain::applications::{RoutingObject, WorkloadInfo};
 use crate::domain::links::encode_query_value;
 use crate::domain::names::check_dns_label;
+use crate::domain::release::analysis::form::PlanForm;
 use crate::domain::release::jobs::{check_image, suggest_image};
 use crate::domain::release::rules::{ContentRule, MatchOp, RuleKind, validate as validate_rules};
+use crate::domain::release::validation::check_analysis;
 use crate::domain::release::{ReleaseSpec, Side, Strategy};
 
 const STEPS: [&str; 5] = [
@@ -89,7 +94,9 @@ fn Wizard(project: String) -> impl IntoView {
     }]);
     let serving = RwSignal::new(Side::New);
     let mirror_percent = RwSignal::new(100u8);
+    let plan_form = RwSignal::new(PlanForm::default());
     let problems = RwSignal::new(Vec::<String>::new());
+    let perms = permissions_resource(project.clone());
 
     let choices = {
         let project = project.clone();
@@ -124,9 +131,17 @@ fn Wizard(project: String) -> impl IntoView {
         )
     };
 
+    // The plan, for strategies that take one (a blue-green switch is one step).
+    let plan = move || match strategy.get().as_str() {
+        "blue-green" => None,
+        s => plan_form.get().to_plan(s == "ratio").ok().flatten(),
+    };
     let spec = move || -> Option<ReleaseSpec> {
         let c = chosen.get()?;
         let b = base.get()?;
+        let analysis = plan();
+        // Automatic steps start at their first step.
+        let first_step = analysis.as_ref().and_then(|a| a.steps.first().copied());
         Some(ReleaseSpec {
             component: c.service,
             base_workload: b.name.clone(),
@@ -143,11 +158,13 @@ fn Wizard(project: String) -> impl IntoView {
                     percent: mirror_percent.get(),
                 },
                 _ => Strategy::TrafficRatio {
-                    new_percent: new_percent.get(),
+                    new_percent: first_step.unwrap_or_else(|| new_percent.get()),
                 },
             },
             taken_over_by: None,
-            creator: Some("console".into()),
+            // The server records the signed-in user; nothing the browser says counts.
+            creator: None,
+            analysis,
         })
     };
 
@@ -161,7 +178,7 @@ fn Wizard(project: String) -> impl IntoView {
             1 => match (chosen.get(), base.get()) {
                 (None, _) => vec!["Choose the component (Service) to release.".into()],
                 (Some(c), _) if c.active_job.is_some() => vec![format!(
-                    "{} already has an active release job ({}): finish or delete it first.",
+                    "{} is being released by job {}: finish it (Take Over, then Job Offline) or delete it first.",
                     c.service,
                     c.active_job.unwrap_or_default()
                 )],
@@ -196,7 +213,26 @@ fn Wizard(project: String) -> impl IntoView {
                 }
                 p
             }
-            3 if strategy.get() == "content" => validate_rules(&rules.get(), &|_| Ok(())),
+            3 => {
+                let kind = strategy.get();
+                let mut p = if kind == "content" {
+                    validate_rules(&rules.get(), &|_| Ok(()))
+                } else {
+                    vec![]
+                };
+                if kind != "blue-green" {
+                    match plan_form.get().to_plan(kind == "ratio") {
+                        Err(e) => p.extend(e),
+                        Ok(Some(plan)) => {
+                            if let Some(s) = spec() {
+                                p.extend(check_analysis(&plan, &s.strategy));
+                            }
+                        }
+                        Ok(None) => {}
+                    }
+                }
+                p
+            }
             _ => vec![],
         }
     };
@@ -279,6 +315,9 @@ fn Wizard(project: String) -> impl IntoView {
                 })
                 .collect_view()}
         </ol>
+        <Transition fallback=|| ()>
+            {move || view! { <DeniedNote reason=denial(perms, Action::CreateJob) /> }}
+        </Transition>
         <section class="panel wizard">
             {move || match step.get() {
                 0 => view! {
@@ -406,6 +445,7 @@ fn Wizard(project: String) -> impl IntoView {
                             "content" => view! {
                                 <p class="hint">{format!("Requests matching every rule go to {n1}; all others stay on {b1}.")}</p>
                                 <RulesEditor rules />
+                                <AutoStepsEditor form=plan_form ratio=false base_version=b1.clone() new_version=n1.clone() />
                             }.into_any(),
                             "blue-green" => view! {
                                 <fieldset class="field">
@@ -421,11 +461,18 @@ fn Wizard(project: String) -> impl IntoView {
                                         on:input=move |ev| mirror_percent.set(event_target_value(&ev).parse::<u8>().unwrap_or(0).min(100)) />
                                     <span class="hint">{format!("{} keeps serving every request; mirrored answers are discarded.", base_v)}</span>
                                 </label>
+                                <AutoStepsEditor form=plan_form ratio=false base_version=base_v.clone() new_version=new_v.clone() />
                             }.into_any(),
-                            _ => view! {
-                                <p class="hint">"Forward by traffic ratio: drag the slider, use the arrow keys, or type a number."</p>
-                                <TrafficSlider base_version=base_v.clone() new_version=new_v.clone() value=new_percent />
-                            }.into_any(),
+                            _ => {
+                                let (b2, n2) = (base_v.clone(), new_v.clone());
+                                view! {
+                                    <Show when=move || !plan_form.read().enabled>
+                                        <p class="hint">"Forward by traffic ratio: drag the slider, use the arrow keys, or type a number."</p>
+                                        <TrafficSlider base_version=b2.clone() new_version=n2.clone() value=new_percent />
+                                    </Show>
+                                    <AutoStepsEditor form=plan_form ratio=true base_version=base_v.clone() new_version=new_v.clone() />
+                                }.into_any()
+                            }
                         }}
                     }
                         .into_any()
@@ -457,7 +504,10 @@ fn Wizard(project: String) -> impl IntoView {
                         <div class="panel-error" role="alert">
                             <p>{text}</p>
                             {offer_adopt.then(|| view! {
-                                <button type="button" class="button secondary" on:click=move |_| {
+                                <button type="button" class="button secondary"
+                                    disabled=move || denial(perms, Action::AdoptRouting).is_some()
+                                    title=move || denial(perms, Action::AdoptRouting).unwrap_or_default()
+                                    on:click=move |_| {
                                     if let Some(c) = chosen.get_untracked() {
                                         adopt.dispatch(AdoptRouting { project: project.clone(), component: c.service });
                                     }
@@ -484,7 +534,9 @@ fn Wizard(project: String) -> impl IntoView {
                             <button
                                 type="button"
                                 class="button"
-                                disabled=move || create.pending().get() || !matches!(preview.get(), Some(Ok(Some(_))))
+                                disabled=move || create.pending().get()
+                                    || !matches!(preview.get(), Some(Ok(Some(_))))
+                                    || denial(perms, Action::CreateJob).is_some()
                                 on:click=move |_| {
                                     if let Some(spec) = spec() {
                                         create.dispatch(CreateReleaseJob { project: project.clone(), name: name.get_untracked(), spec });

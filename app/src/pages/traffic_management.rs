@@ -1,6 +1,7 @@
 //! Traffic Management: the live service topology of a project (issue #7). Who calls whom,
 //! request rate, success rate and p95 latency on the edges, health colours, app boxes
-//! around versions, badges for release jobs, routing, mirroring and missing sidecars.
+//! around versions, badges for release jobs, routing, mirroring, missing sidecars and
+//! configuration problems (the Services page's diagnosis).
 //! Clicking a node or edge opens its charts beside the graph.
 //!
 //! All view state is in the URL (`?project=&window=&refresh=&graph=&layout=&labels=&item=`), so a

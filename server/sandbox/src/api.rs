@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod openapi;
 pub mod patch;
 pub mod path;
+pub mod protobuf;
 pub mod query;
 pub mod selector;
 pub mod status;
@@ -51,6 +52,10 @@ pub struct ApiContext {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// `host:port` the server listens on (discovery reports it).
     pub server_address: String,
+    /// Who may sign in (bearer tokens).
+    pub users: Arc<crate::auth::users::Users>,
+    /// Issues and verifies ServiceAccount tokens.
+    pub tokens: Arc<crate::auth::tokens::TokenIssuer>,
 }
 
 /// The API server's routes.
@@ -70,6 +75,10 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         .route("/openapi/v3/", get(openapi::v3_root))
         .route("/openapi/v3/{*gv}", get(openapi::v3_group_version))
         .fallback(handlers::resource)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&ctx),
+            crate::auth::guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(ctx)
 }

@@ -1,20 +1,18 @@
 //! The kubeconfig the sandbox writes so clients find it.
 //!
 //! kube-rs (`kube::Config::from_custom_kubeconfig`) and `kubectl --kubeconfig PATH` both
-//! read it. The sandbox has no authentication (it only listens on loopback), but clients
-//! expect a user entry, so it carries a dummy bearer token.
+//! read it. The main one carries the administrator's token; each user's
+//! (`users/<user>.kubeconfig`) carries theirs (see `auth::users`).
 
-use std::{fs, io::Write, path::Path};
+use std::path::Path;
 
-use crate::error::{Result, SandboxError};
+use crate::error::Result;
 
-/// The cluster, context and user name in the kubeconfig.
+/// The cluster and context name in the kubeconfig (and the administrator's user entry).
 pub const NAME: &str = "sluice-sandbox";
-/// The dummy token (the sandbox accepts any request).
-pub const TOKEN: &str = "sluice-sandbox-token";
 
-/// The kubeconfig YAML for a server at `url`.
-pub fn render(url: &str) -> String {
+/// The kubeconfig YAML for `user` (authenticating with `token`) at a server at `url`.
+pub fn render(url: &str, ca_data: &str, user: &str, token: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Config
@@ -22,44 +20,26 @@ clusters:
 - name: {NAME}
   cluster:
     server: {url}
+    certificate-authority-data: {ca_data}
 contexts:
 - name: {NAME}
   context:
     cluster: {NAME}
-    user: {NAME}
+    user: {user}
     namespace: default
 current-context: {NAME}
 preferences: {{}}
 users:
-- name: {NAME}
+- name: {user}
   user:
-    token: {TOKEN}
+    token: {token}
 "
     )
 }
 
 /// Writes the kubeconfig atomically (temp file + rename), readable only by the owner.
-pub fn write(path: &Path, url: &str) -> Result<()> {
-    let io = |what: &str, e| SandboxError::io(format!("cannot {what} {}", path.display()), e);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-    }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(|e| io("write", e))?;
-        f.write_all(render(url).as_bytes())
-            .map_err(|e| io("write", e))?;
-        f.sync_all().map_err(|e| io("sync", e))?;
-    }
-    fs::rename(&tmp, path).map_err(|e| io("write", e))?;
-    Ok(())
+pub fn write(path: &Path, url: &str, ca_data: &str, user: &str, token: &str) -> Result<()> {
+    crate::auth::users::write_private(path, &render(url, ca_data, user, token))
 }
 
 #[cfg(test)]
@@ -68,13 +48,18 @@ mod tests {
 
     #[test]
     fn renders_names_server_and_token() {
-        let text = render("http://127.0.0.1:1234");
+        let text = render("https://127.0.0.1:1234", "Q0E=", "alice", "t0k3n");
         let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
         assert_eq!(doc["current-context"].as_str(), Some(NAME));
         assert_eq!(
             doc["clusters"][0]["cluster"]["server"].as_str(),
-            Some("http://127.0.0.1:1234")
+            Some("https://127.0.0.1:1234")
         );
-        assert_eq!(doc["users"][0]["user"]["token"].as_str(), Some(TOKEN));
+        assert_eq!(doc["users"][0]["user"]["token"].as_str(), Some("t0k3n"));
+        assert_eq!(doc["users"][0]["name"].as_str(), Some("alice"));
+        assert_eq!(
+            doc["contexts"][0]["context"]["user"].as_str(),
+            Some("alice")
+        );
     }
 }

@@ -12,10 +12,12 @@
 //! Module map: [`store`] (objects, resourceVersions, watch history, write-ahead log),
 //! [`resources`] (served kinds), [`api`] (the REST layer), [`controllers`] (Deployment,
 //! ReplicaSet, kubelet, endpoints, namespace and garbage-collection simulations),
-//! [`kubeconfig`], the CRD support ([`crds`], [`schema`]), and the traffic simulation
+//! [`kubeconfig`], the CRD support ([`crds`], [`schema`]), sign-in and RBAC ([`auth`]),
+//! admission policies enforced with CEL ([`policy`]), and the traffic simulation
 //! ([`mesh`]).
 
 pub mod api;
+pub mod auth;
 pub mod controllers;
 pub mod crds;
 pub mod error;
@@ -24,9 +26,11 @@ pub mod kubeconfig;
 pub mod mesh;
 pub mod mesh_feed;
 pub mod object;
+pub mod policy;
 pub mod resources;
 pub mod schema;
 pub mod store;
+pub mod tls;
 pub mod validation;
 
 use std::{
@@ -94,6 +98,9 @@ pub struct Sandbox {
     url: String,
     addr: SocketAddr,
     kubeconfig: PathBuf,
+    users_dir: PathBuf,
+    users: Arc<auth::users::Users>,
+    tokens: Arc<auth::tokens::TokenIssuer>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     store: Arc<Store>,
@@ -145,12 +152,59 @@ impl Sandbox {
         let addr = listener
             .local_addr()
             .map_err(|e| SandboxError::io("cannot read the listening address", e))?;
-        let url = format!("http://{addr}");
+        let url = format!("https://{addr}");
         let kubeconfig = cfg
             .kubeconfig_path
             .clone()
             .unwrap_or_else(|| state_dir.join("kubeconfig"));
-        kubeconfig::write(&kubeconfig, &url)?;
+        let users = {
+            let dir = state_dir.clone();
+            tokio::task::spawn_blocking(move || auth::users::Users::load_or_create(&dir))
+                .await
+                .map_err(|e| {
+                    SandboxError::io("sandbox start-up failed", std::io::Error::other(e))
+                })??
+        };
+        let users = Arc::new(users);
+        let tokens = {
+            let dir = state_dir.clone();
+            tokio::task::spawn_blocking(move || auth::tokens::TokenIssuer::load_or_create(&dir))
+                .await
+                .map_err(|e| {
+                    SandboxError::io("sandbox start-up failed", std::io::Error::other(e))
+                })??
+        };
+        let tokens = Arc::new(tokens);
+        let pki = {
+            let dir = state_dir.clone();
+            tokio::task::spawn_blocking(move || tls::Pki::load_or_create(&dir))
+                .await
+                .map_err(|e| {
+                    SandboxError::io("sandbox start-up failed", std::io::Error::other(e))
+                })??
+        };
+        let ca_data = pki.ca_data();
+        kubeconfig::write(
+            &kubeconfig,
+            &url,
+            &ca_data,
+            kubeconfig::NAME,
+            users.admin_token(),
+        )?;
+        let users_dir = state_dir.join("users");
+        for account in users.accounts() {
+            let name = &account.user.username;
+            if name == auth::users::ADMIN {
+                continue;
+            }
+            kubeconfig::write(
+                &users_dir.join(format!("{name}.kubeconfig")),
+                &url,
+                &ca_data,
+                name,
+                &account.token,
+            )?;
+        }
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let ctx = Arc::new(api::ApiContext {
@@ -158,8 +212,11 @@ impl Sandbox {
             registry: Arc::clone(&registry),
             shutdown: shutdown_rx.clone(),
             server_address: addr.to_string(),
+            users: Arc::clone(&users),
+            tokens: Arc::clone(&tokens),
         });
         let app = api::router(ctx);
+        let listener = tls::TlsListener::new(listener, &pki, shutdown_rx.clone())?;
         let mut server_shutdown = shutdown_rx.clone();
         let server = tokio::spawn(async move {
             let stop = async move {
@@ -229,6 +286,9 @@ impl Sandbox {
             url,
             addr,
             kubeconfig,
+            users_dir,
+            users,
+            tokens,
             shutdown,
             tasks,
             store,
@@ -239,7 +299,7 @@ impl Sandbox {
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (the kubeconfigs trust its CA).
     pub fn api_url(&self) -> &str {
         &self.url
     }
@@ -252,6 +312,40 @@ impl Sandbox {
     /// The kubeconfig written at start.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// Where each user's kubeconfig is (`<user>.kubeconfig`, e.g. `alice.kubeconfig`).
+    pub fn users_dir(&self) -> &Path {
+        &self.users_dir
+    }
+
+    /// A kubeconfig of one of the sandbox's users, if there is such a user.
+    pub fn user_kubeconfig(&self, user: &str) -> Option<PathBuf> {
+        self.users
+            .token_of(user)
+            .map(|_| self.users_dir.join(format!("{user}.kubeconfig")))
+    }
+
+    /// The bearer token of one of the sandbox's users.
+    pub fn token_of(&self, user: &str) -> Option<&str> {
+        self.users.token_of(user)
+    }
+
+    /// A bearer token for the ServiceAccount `namespace/name`, valid for `lifetime` (what
+    /// `kubectl create token` gets, without its ten-minute minimum, so tests can watch one
+    /// expire). The token stops working when it expires or the ServiceAccount is deleted.
+    pub async fn issue_service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        lifetime: Duration,
+    ) -> Result<String, SandboxError> {
+        let issuer = Arc::clone(&self.tokens);
+        let (ns, name) = (namespace.to_string(), name.to_string());
+        let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX).max(1);
+        self.store
+            .blocking(move |s| auth::tokens::issue_for(s, &issuer, &ns, &name, seconds))
+            .await
     }
 
     /// Where the mesh's ingress gateway serves (Bookinfo's product page).
@@ -339,6 +433,28 @@ fn bootstrap(store: &Store, registry: &Registry) -> Result<(), SandboxError> {
     }
     let (crds, _) = store.list(keys::CRDS, None);
     registry.set_crds(&crds);
+    for obj in auth::rbac::bootstrap_policy() {
+        let key = if obj["kind"] == "ClusterRole" {
+            auth::rbac::CLUSTER_ROLES
+        } else {
+            auth::rbac::CLUSTER_ROLE_BINDINGS
+        };
+        if store.get(key, "", object::name(&obj)).is_none() {
+            let def = registry.builtin(key);
+            let mut obj = obj;
+            admission::admit(
+                Request {
+                    def: &def,
+                    version: "v1",
+                    field_validation: api::query::FieldValidation::Strict,
+                    old: None,
+                    subresource: Subresource::Main,
+                },
+                &mut obj,
+            )?;
+            store.create(&def, obj, false)?;
+        }
+    }
     Ok(())
 }
 

@@ -236,9 +236,12 @@ pub mod time {
 
     /// `metav1.MicroTime`, used by `events.k8s.io` and leases.
     pub fn now_micro() -> String {
-        Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string()
+        format_micro(Timestamp::now())
+    }
+
+    /// `metav1.MicroTime`: RFC 3339, UTC, exactly six fractional digits.
+    pub fn format_micro(ts: Timestamp) -> String {
+        ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
     }
 
     pub fn parse(s: &str) -> Option<Timestamp> {

@@ -24,6 +24,9 @@ pub enum NameRule {
     Label,
     /// RFC 1035 label (services: must start with a letter).
     Label1035,
+    /// Any path segment (RBAC objects: `system:discovery`): not empty, not `.` or `..`, no
+    /// `/` or `%`.
+    PathSegment,
 }
 
 /// How objects are converted between the served version and the stored form.
@@ -86,6 +89,9 @@ pub struct ResourceDef {
     pub name_rule: NameRule,
     pub origin: Origin,
     pub conversion: Conversion,
+    /// A review (SubjectAccessReview, TokenReview, ...): only `create`, answered and never
+    /// stored (see `auth::reviews`).
+    pub create_only: bool,
 }
 
 impl ResourceDef {
@@ -143,6 +149,10 @@ pub mod keys {
     pub const DEPLOYMENTS: &str = "deployments.apps";
     pub const REPLICASETS: &str = "replicasets.apps";
     pub const CRDS: &str = "customresourcedefinitions.apiextensions.k8s.io";
+    pub const LEASES: &str = "leases.coordination.k8s.io";
+    pub const SERVICE_ACCOUNTS: &str = "serviceaccounts";
+    pub const CONFIGMAPS: &str = "configmaps";
+    pub const SECRETS: &str = "secrets";
 }
 
 struct Builtin {
@@ -330,6 +340,142 @@ const BUILTINS: &[Builtin] = &[
         scale: false,
         name_rule: NameRule::Subdomain,
     },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRole",
+        plural: "clusterroles",
+        short: &[],
+        namespaced: false,
+        categories: &[],
+        status: false,
+        scale: false,
+        name_rule: NameRule::PathSegment,
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRoleBinding",
+        plural: "clusterrolebindings",
+        short: &[],
+        namespaced: false,
+        categories: &[],
+        status: false,
+        scale: false,
+        name_rule: NameRule::PathSegment,
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "Role",
+        plural: "roles",
+        short: &[],
+        namespaced: true,
+        categories: &[],
+        status: false,
+        scale: false,
+        name_rule: NameRule::PathSegment,
+    },
+    Builtin {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+        short: &[],
+        namespaced: true,
+        categories: &[],
+        status: false,
+        scale: false,
+        name_rule: NameRule::PathSegment,
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingAdmissionPolicy",
+        plural: "validatingadmissionpolicies",
+        short: &[],
+        namespaced: false,
+        categories: &["api-extensions"],
+        status: true,
+        scale: false,
+        name_rule: NameRule::Subdomain,
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingAdmissionPolicyBinding",
+        plural: "validatingadmissionpolicybindings",
+        short: &[],
+        namespaced: false,
+        categories: &["api-extensions"],
+        status: false,
+        scale: false,
+        name_rule: NameRule::Subdomain,
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "MutatingAdmissionPolicy",
+        plural: "mutatingadmissionpolicies",
+        short: &[],
+        namespaced: false,
+        categories: &["api-extensions"],
+        status: false,
+        scale: false,
+        name_rule: NameRule::Subdomain,
+    },
+    Builtin {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "MutatingAdmissionPolicyBinding",
+        plural: "mutatingadmissionpolicybindings",
+        short: &[],
+        namespaced: false,
+        categories: &["api-extensions"],
+        status: false,
+        scale: false,
+        name_rule: NameRule::Subdomain,
+    },
+];
+
+/// The review kinds: (group, kind, plural, namespaced).
+const REVIEWS: &[(&str, &str, &str, bool)] = &[
+    (
+        "authorization.k8s.io",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        false,
+    ),
+    (
+        "authorization.k8s.io",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        true,
+    ),
+    (
+        "authentication.k8s.io",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+    ),
+    (
+        "authentication.k8s.io",
+        "TokenReview",
+        "tokenreviews",
+        false,
+    ),
 ];
 
 fn builtin_defs() -> Vec<Arc<ResourceDef>> {
@@ -366,8 +512,34 @@ fn builtin_defs() -> Vec<Arc<ResourceDef>> {
                 } else {
                     Conversion::ApiVersionOnly
                 },
+                create_only: false,
             })
         })
+        .chain(REVIEWS.iter().map(|(group, kind, plural, namespaced)| {
+            Arc::new(ResourceDef {
+                group: (*group).into(),
+                kind: (*kind).into(),
+                plural: (*plural).into(),
+                singular: kind.to_lowercase(),
+                short_names: Vec::new(),
+                list_kind: format!("{kind}List"),
+                namespaced: *namespaced,
+                categories: Vec::new(),
+                versions: vec![VersionDef {
+                    name: "v1".into(),
+                    schema: None,
+                    columns: Vec::new(),
+                }],
+                storage_version: "v1".into(),
+                storage_key: storage_key(plural, group),
+                status_subresource: false,
+                scale_subresource: false,
+                name_rule: NameRule::Subdomain,
+                origin: Origin::Builtin,
+                conversion: Conversion::ApiVersionOnly,
+                create_only: true,
+            })
+        }))
         .collect()
 }
 
@@ -448,6 +620,7 @@ pub fn def_from_crd(crd: &Value) -> Result<ResourceDef, crate::crds::CrdError> {
         name_rule: NameRule::Subdomain,
         origin: Origin::Crd,
         conversion: Conversion::ApiVersionOnly,
+        create_only: false,
     })
 }
 
@@ -534,6 +707,9 @@ pub struct Registry {
     /// Bumped whenever the set of served resources changes (the OpenAPI documents carry it
     /// as their hash, so clients refetch them).
     generation: AtomicU64,
+    /// Held from reading the stored CRDs until the registry has them: two CRDs written at
+    /// once must not have the earlier listing (without the later CRD) applied last.
+    refresh: std::sync::Mutex<()>,
 }
 
 impl Default for Registry {
@@ -548,7 +724,14 @@ impl Registry {
             builtin: builtin_defs(),
             crds: RwLock::new(Vec::new()),
             generation: AtomicU64::new(1),
+            refresh: std::sync::Mutex::new(()),
         }
+    }
+
+    /// Re-reads the CRDs with `list` and serves what they define, one refresh at a time.
+    pub fn refresh_crds(&self, list: impl FnOnce() -> Vec<Arc<Value>>) {
+        let _one_at_a_time = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
+        self.set_crds(&list());
     }
 
     /// Replaces the CRD-defined resources with the ones the given CRD objects define.

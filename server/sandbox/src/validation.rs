@@ -50,6 +50,11 @@ pub fn name_errors(rule: NameRule, name: &str) -> Vec<Cause> {
         NameRule::Subdomain => (253, is_dns1123_subdomain(name), DNS1123_SUBDOMAIN_MSG),
         NameRule::Label => (63, is_dns1123_label(name), DNS1123_LABEL_MSG),
         NameRule::Label1035 => (63, is_dns1035_label(name), DNS1035_LABEL_MSG),
+        NameRule::PathSegment => (
+            usize::MAX,
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%']),
+            "may not be '.' or '..', and may not contain '/' or '%'",
+        ),
     };
     let mut errors = Vec::new();
     if name.len() > max {

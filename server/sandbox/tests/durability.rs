@@ -211,7 +211,7 @@ async fn the_kubeconfig_names_the_sandbox_and_its_url() {
         doc["clusters"][0]["cluster"]["server"].as_str(),
         Some(t.sandbox.api_url())
     );
-    assert!(t.sandbox.api_url().starts_with("http://127.0.0.1:"));
+    assert!(t.sandbox.api_url().starts_with("https://127.0.0.1:"));
     assert_eq!(
         t.sandbox.kubeconfig_path(),
         t.dir.path().join("sandbox").join("kubeconfig")

@@ -476,3 +476,97 @@ async fn kubectl_deletes_a_namespace_and_its_contents() {
     );
     t.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn kubectl_signs_in_per_user_and_rbac_decides_what_they_may_do() {
+    let binary = kubectl_or_skip!();
+    let t = support::start().await;
+    let admin = Kubectl::new(binary.clone(), t.sandbox.kubeconfig_path());
+    let alice = Kubectl::new(binary.clone(), &t.sandbox.user_kubeconfig("alice").unwrap());
+    let bob = Kubectl::new(binary, &t.sandbox.user_kubeconfig("bob").unwrap());
+
+    let who = alice
+        .ok(&[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .await;
+    assert_eq!(who, "alice");
+    let who = admin
+        .ok(&["auth", "whoami", "-o", "jsonpath={.status.userInfo.groups}"])
+        .await;
+    assert!(who.contains("system:masters"), "{who}");
+
+    admin
+        .ok(&[
+            "create",
+            "clusterrolebinding",
+            "bob-view",
+            "--clusterrole=view",
+            "--user=bob",
+        ])
+        .await;
+    admin
+        .ok(&[
+            "create",
+            "rolebinding",
+            "alice-edit",
+            "-n",
+            "demo-project",
+            "--clusterrole=edit",
+            "--user=alice",
+        ])
+        .await;
+
+    let yes = alice
+        .run(&[
+            "auth",
+            "can-i",
+            "create",
+            "deployments",
+            "-n",
+            "demo-project",
+        ])
+        .await;
+    assert_eq!((yes.code, yes.stdout.trim()), (0, "yes"));
+    let no = alice
+        .run(&["auth", "can-i", "create", "deployments", "-n", "default"])
+        .await;
+    assert_eq!((no.code, no.stdout.trim()), (1, "no"));
+    let list = bob.ok(&["auth", "can-i", "--list", "-n", "default"]).await;
+    assert!(
+        list.contains("pods") && list.contains("[get list watch]"),
+        "{list}"
+    );
+
+    bob.ok(&["get", "pods", "-n", "demo-project"]).await;
+    let refused = bob.run(&["delete", "namespace", "demo-project"]).await;
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains(
+            "Error from server (Forbidden): namespaces \"demo-project\" is forbidden: User \
+             \"bob\" cannot delete resource \"namespaces\" in API group \"\" in the namespace \
+             \"demo-project\""
+        ),
+        "{}",
+        refused.stderr
+    );
+    let as_bob = admin
+        .run(&[
+            "auth", "can-i", "delete", "pods", "--as", "bob", "-n", "default",
+        ])
+        .await;
+    assert_eq!(as_bob.stdout.trim(), "no");
+    let escalate = alice
+        .run(&[
+            "create",
+            "clusterrolebinding",
+            "grab",
+            "--clusterrole=cluster-admin",
+            "--user=alice",
+        ])
+        .await;
+    assert!(escalate.stderr.contains("forbidden"), "{}", escalate.stderr);
+}

@@ -11,7 +11,9 @@
 //! keeps the first that answers. Parsing is the pure `domain::traces` code; this module
 //! only builds requests and maps failures to `AppError`s that say what was tried and how
 //! to fix it. Recent traces are kept (a few, by ID) so opening spans of a 50,000-span
-//! trace neither refetches nor re-parses it.
+//! trace neither refetches nor re-parses it, and a trace being fetched is fetched once
+//! however many people open it meanwhile ([`SingleFlight`]). Answers are read up to
+//! `--max-jaeger-response-mb`; a larger one is refused with a way to ask for less.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -26,11 +28,15 @@ use sluice_app::domain::traces::{
 };
 use sluice_app::error::AppError;
 
+use super::single_flight::SingleFlight;
 use super::{HttpBackend, join};
 
-/// Searches and big traces take longer than a readiness probe.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The services list, for the "too large" text.
+const SERVICES: (&str, &str) = (
+    "the list of services",
+    "Jaeger knows unusually many services",
+);
 /// Traces kept by ID. A 50,000-span trace is roughly 50–100 MB parsed, so only a few.
 pub const CACHE_TRACES: usize = 4;
 /// Traces larger than this are not kept (they would evict everything else for one view).
@@ -73,6 +79,8 @@ pub struct JaegerBackend {
     /// Sluice is detected on first use).
     detected: Mutex<Option<JaegerApi>>,
     cache: Mutex<VecDeque<(String, Arc<Trace>)>>,
+    /// Trace fetches in the air, by ID: people opening the same trace at once share one.
+    flights: SingleFlight<String, Result<Arc<Trace>, AppError>>,
 }
 
 /// A Jaeger answer: status and JSON body (`Value::Null` when the body was not JSON).
@@ -118,12 +126,25 @@ impl JaegerBackend {
             api: JaegerApi::Auto,
             detected: Mutex::new(None),
             cache: Mutex::new(VecDeque::new()),
+            flights: SingleFlight::new(),
         }
     }
 
     /// Speak this API (`--jaeger-api`); `Auto` detects it.
     pub fn api(mut self, api: JaegerApi) -> Self {
         self.api = api;
+        self
+    }
+
+    /// The most an answer may hold, in MB (`--max-jaeger-response-mb`).
+    pub fn max_response_mb(mut self, mb: u32) -> Self {
+        self.http = self.http.max_response_mb(mb);
+        self
+    }
+
+    /// The longest a query may take, answer included (30 s by default).
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.http = self.http.query_timeout(timeout);
         self
     }
 
@@ -134,11 +155,7 @@ impl JaegerBackend {
     }
 
     fn shown(&self) -> String {
-        self.http
-            .url
-            .as_ref()
-            .map(|u| u.as_str().trim_end_matches('/').to_string())
-            .unwrap_or_default()
+        self.http.shown()
     }
 
     /// What failed, for a person: which Jaeger, which API, why, and the flag to change.
@@ -170,12 +187,15 @@ impl JaegerBackend {
         }
     }
 
+    /// One GET: the status and the body, read up to `--max-jaeger-response-mb`. `what`
+    /// (e.g. "trace 4bf9…") and `narrow` (how to ask for less) make the "too large" text.
     async fn get(
         &self,
         api: JaegerApi,
         path: &str,
         query: &[(String, String)],
         timeout: Duration,
+        (what, narrow): (&str, &str),
     ) -> Result<Answer, AppError> {
         let base = self.base()?;
         let url = join(base, path).map_err(|e| self.unavailable(api, &e))?;
@@ -187,12 +207,21 @@ impl JaegerBackend {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| self.unavailable(api, &crate::kube::problems::chain_text(&e)))?;
+            .map_err(|e| self.unavailable(api, &self.http.error_text(&e, timeout)))?;
         let status = res.status();
-        let bytes = res
-            .bytes()
+        let bytes = self
+            .http
+            .read_capped(res)
             .await
-            .map_err(|e| self.unavailable(api, &crate::kube::problems::chain_text(&e)))?;
+            .map_err(|e| self.unavailable(api, &self.http.error_text(&e, timeout)))?
+            .ok_or_else(|| {
+                tracing::warn!(
+                    what,
+                    limit_mb = self.http.max_response_mb,
+                    "Jaeger answer too large"
+                );
+                AppError::Unavailable(self.http.too_large("Jaeger", what, narrow))
+            })?;
         Ok(Answer { status, bytes })
     }
 
@@ -208,7 +237,13 @@ impl JaegerBackend {
         for api in [JaegerApi::V3, JaegerApi::V1] {
             // Probe errors name `auto`: the person did not choose an API.
             match self
-                .get(JaegerApi::Auto, api.services_path(), &[], PROBE_TIMEOUT)
+                .get(
+                    JaegerApi::Auto,
+                    api.services_path(),
+                    &[],
+                    PROBE_TIMEOUT,
+                    SERVICES,
+                )
                 .await
             {
                 Ok(a) if a.status.is_success() && parse_services(&a.body()).is_ok() => {
@@ -240,7 +275,10 @@ impl JaegerBackend {
             return self.http.check().await;
         }
         match self.resolve().await {
-            Ok(api) => match self.get(api, api.services_path(), &[], PROBE_TIMEOUT).await {
+            Ok(api) => match self
+                .get(api, api.services_path(), &[], PROBE_TIMEOUT, SERVICES)
+                .await
+            {
                 Ok(a) if a.status.is_success() => BackendStatus::Ready { url: self.shown() },
                 Ok(a) => BackendStatus::Unreachable {
                     url: self.shown(),
@@ -278,7 +316,13 @@ impl JaegerBackend {
     pub async fn services(&self) -> Result<Vec<String>, AppError> {
         let api = self.resolve().await?;
         let a = self
-            .get(api, api.services_path(), &[], QUERY_TIMEOUT)
+            .get(
+                api,
+                api.services_path(),
+                &[],
+                self.http.query_timeout,
+                SERVICES,
+            )
             .await?;
         if !a.status.is_success() {
             return Err(self.failure(api, &a, None));
@@ -289,13 +333,20 @@ impl JaegerBackend {
     pub async fn operations(&self, service: &str) -> Result<Vec<String>, AppError> {
         let api = self.resolve().await?;
         let q = vec![("service".to_string(), service.to_string())];
-        let a = match api {
-            JaegerApi::V3 => {
-                self.get(api, "api/v3/operations", &q, QUERY_TIMEOUT)
-                    .await?
-            }
-            _ => self.get(api, "api/operations", &q, QUERY_TIMEOUT).await?,
+        let path = match api {
+            JaegerApi::V3 => "api/v3/operations",
+            _ => "api/operations",
         };
+        let what = format!("the list of {service}'s operations");
+        let a = self
+            .get(
+                api,
+                path,
+                &q,
+                self.http.query_timeout,
+                (&what, "the service has unusually many operation names"),
+            )
+            .await?;
         if !a.status.is_success() {
             return Err(self.failure(api, &a, None));
         }
@@ -310,7 +361,15 @@ impl JaegerBackend {
             JaegerApi::V3 => ("api/v3/traces", v3_search_params(query, now)),
             _ => ("api/traces", v1_search_params(query, now)),
         };
-        let a = self.get(api, path, &params, QUERY_TIMEOUT).await?;
+        let what = format!(
+            "the trace search for {} (up to {} traces)",
+            query.service, query.limit
+        );
+        let narrow = "ask for fewer traces (Limit), a shorter time range, or narrow the \
+                      search by operation, tags or minimum duration";
+        let a = self
+            .get(api, path, &params, self.http.query_timeout, (&what, narrow))
+            .await?;
         // api_v3 answers 404 "No traces found" for an empty result.
         if api == JaegerApi::V3 && a.status == StatusCode::NOT_FOUND {
             return Ok(Vec::new());
@@ -331,24 +390,54 @@ impl JaegerBackend {
         Ok(out)
     }
 
+    /// One trace by ID: from the recent traces, or from Jaeger, in one request however
+    /// many people open it at once.
     pub async fn trace_shared(&self, trace_id: &str) -> Result<Arc<Trace>, AppError> {
         let key = id_key(trace_id);
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(pos) = cache.iter().position(|(k, _)| *k == key) {
-                let entry = cache.remove(pos).expect("position is in range");
-                let trace = entry.1.clone();
-                cache.push_front(entry);
-                return Ok(trace);
-            }
+        if let Some(trace) = self.cached(&key) {
+            return Ok(trace);
         }
+        self.flights
+            .run(key.clone(), || async {
+                // A flight that just landed may have left it in the cache.
+                match self.cached(&key) {
+                    Some(trace) => Ok(trace),
+                    None => self.fetch_trace(trace_id, &key).await,
+                }
+            })
+            .await
+    }
+
+    /// A recent trace, moved to the front.
+    fn cached(&self, key: &str) -> Option<Arc<Trace>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let pos = cache.iter().position(|(k, _)| k == key)?;
+        let entry = cache.remove(pos)?;
+        let trace = entry.1.clone();
+        cache.push_front(entry);
+        Some(trace)
+    }
+
+    async fn fetch_trace(&self, trace_id: &str, key: &str) -> Result<Arc<Trace>, AppError> {
         let api = self.resolve().await?;
         let id = trace_id.trim().to_ascii_lowercase();
         let path = match api {
             JaegerApi::V3 => format!("api/v3/traces/{id}"),
             _ => format!("api/traces/{id}"),
         };
-        let a = self.get(api, &path, &[], QUERY_TIMEOUT).await?;
+        let what = format!("trace {id}");
+        let a = self
+            .get(
+                api,
+                &path,
+                &[],
+                self.http.query_timeout,
+                (
+                    &what,
+                    "the trace is too big to show whole here (Jaeger's own UI can page through it)",
+                ),
+            )
+            .await?;
         let not_found = format!(
             "Jaeger has no trace {id}: it may be older than Jaeger keeps traces, or the ID is mistyped."
         );
@@ -366,8 +455,8 @@ impl JaegerBackend {
         let trace = Arc::new(trace);
         if trace.spans.len() <= CACHE_MAX_SPANS {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            cache.retain(|(k, _)| *k != key);
-            cache.push_front((key, trace.clone()));
+            cache.retain(|(k, _)| k != key);
+            cache.push_front((key.to_string(), trace.clone()));
             cache.truncate(CACHE_TRACES);
         }
         Ok(trace)

@@ -47,6 +47,11 @@ pub struct PrometheusProcess {
 
 /// The generated `prometheus.yml`: one job scraping the sandbox's Istio metrics.
 pub fn config_yaml(targets: &[SocketAddr]) -> String {
+    config_yaml_every(targets, SCRAPE_INTERVAL)
+}
+
+/// [`config_yaml`] scraping every `interval` (whole seconds, at least 1).
+pub fn config_yaml_every(targets: &[SocketAddr], interval: Duration) -> String {
     let targets = targets
         .iter()
         .map(|t| format!("\"{t}\""))
@@ -57,7 +62,7 @@ pub fn config_yaml(targets: &[SocketAddr]) -> String {
          global:\n  scrape_interval: {s}s\n  evaluation_interval: {s}s\n\
          scrape_configs:\n  - job_name: sluice-sandbox-mesh\n    \
          static_configs:\n      - targets: [{targets}]\n",
-        s = SCRAPE_INTERVAL.as_secs()
+        s = interval.as_secs().max(1)
     )
 }
 
@@ -84,6 +89,19 @@ impl PrometheusProcess {
         targets: &[SocketAddr],
         http: &reqwest::Client,
     ) -> Result<PrometheusProcess, PrometheusError> {
+        Self::start_scraping_every(bin, dir, listen, targets, http, SCRAPE_INTERVAL).await
+    }
+
+    /// [`PrometheusProcess::start`], scraping every `interval` (`--prometheus-scrape-seconds`;
+    /// the automatic-release tests scrape every 2 s to keep their steps short).
+    pub async fn start_scraping_every(
+        bin: &str,
+        dir: &Path,
+        listen: SocketAddr,
+        targets: &[SocketAddr],
+        http: &reqwest::Client,
+        interval: Duration,
+    ) -> Result<PrometheusProcess, PrometheusError> {
         let path = locate(bin).ok_or_else(|| PrometheusError::NotInstalled(bin.to_string()))?;
         let prepare = |path: &Path, source| PrometheusError::Prepare {
             path: path.to_path_buf(),
@@ -92,7 +110,8 @@ impl PrometheusProcess {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).map_err(|e| prepare(&data, e))?;
         let config = dir.join("prometheus.yml");
-        std::fs::write(&config, config_yaml(targets)).map_err(|e| prepare(&config, e))?;
+        std::fs::write(&config, config_yaml_every(targets, interval))
+            .map_err(|e| prepare(&config, e))?;
         let log_path = dir.join("prometheus.log");
         let log = std::fs::File::create(&log_path).map_err(|e| prepare(&log_path, e))?;
         let log_err = log.try_clone().map_err(|e| prepare(&log_path, e))?;
@@ -173,6 +192,8 @@ mod tests {
         let yaml = config_yaml(&["127.0.0.1:9100".parse().unwrap()]);
         assert!(yaml.contains("scrape_interval: 5s"));
         assert!(yaml.contains("targets: [\"127.0.0.1:9100\"]"));
+        let yaml = config_yaml_every(&[], Duration::from_secs(2));
+        assert!(yaml.contains("scrape_interval: 2s"));
     }
 
     #[tokio::test]

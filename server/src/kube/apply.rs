@@ -132,3 +132,28 @@ pub async fn create_all(client: &Client, objects: &[Value]) -> Result<Vec<Object
     }
     Ok(targets.into_iter().map(|t| t.reference).collect())
 }
+
+/// Makes every object exist as given: created when missing, replaced when different
+/// (the console's own fixed objects, such as the sandbox's demo RBAC).
+pub async fn ensure_all(client: &Client, objects: &[Value]) -> Result<(), ApplyError> {
+    for (i, value) in objects.iter().enumerate() {
+        let t = target(client, i, value).await?;
+        match t.api.get_opt(&t.reference.name).await? {
+            None => {
+                t.api.create(&PostParams::default(), &t.object).await?;
+            }
+            Some(current) => {
+                let mut next = t.object.clone();
+                next.metadata.resource_version = current.metadata.resource_version.clone();
+                if serde_json::to_value(&current.data).ok() != serde_json::to_value(&next.data).ok()
+                    || current.metadata.labels != next.metadata.labels
+                {
+                    t.api
+                        .replace(&t.reference.name, &PostParams::default(), &next)
+                        .await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

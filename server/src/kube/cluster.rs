@@ -7,37 +7,127 @@ use ::kube::api::{Api, ListParams};
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Namespace;
 use serde_json::Value;
+use sluice_app::domain::access::{Permissions, all_needed};
 use sluice_app::domain::applications::{
     ApplicationView, EventInfo, IngressEndpoint, ObjectRef, PodInfo, ProjectInventory,
     RoutingObject,
 };
 use sluice_app::domain::cluster::{ClusterProblem, ClusterStatus, ClusterTarget, ProblemKind};
+use sluice_app::domain::diagnosis::MeshConfig;
 use sluice_app::domain::projects::Project;
+use sluice_app::domain::sample_uninstall::{ClusterObject, ObjectKind};
 use sluice_app::error::AppError;
 use sluice_app::ports::ClusterPort;
 
 use super::apply::{self, ApplyError};
+use super::identity::{UserCredential, can_i, user_config};
 use super::problems::classify;
 
 /// The status check must answer quickly even when the API server hangs, or every page
 /// would wait on it.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A cluster, or the reason there is none.
+/// A cluster, or the reason there is none. It acts either as the console itself (its own
+/// credentials) or, built with [`KubeCluster::for_user`], as one signed-in user.
 pub struct KubeCluster {
+    /// The client the calls are made with: the user's when acting for one.
     client: Result<Client, ClusterProblem>,
+    /// The console's own client, when `client` acts for a user: for the console's own
+    /// bookkeeping only (claims, the ingress address), never for the user's changes.
+    service: Option<Client>,
+    /// The console's own configuration, from which users' clients are built.
+    config: Option<::kube::Config>,
     target: ClusterTarget,
     /// Where the ingress gateway listens, when known without asking the cluster (the
     /// sandbox's ingress); otherwise looked up from `istio-system/istio-ingressgateway`.
     ingress: Option<IngressEndpoint>,
+    /// The signed-in user the calls are made for; `None` for the console itself.
+    user: Option<String>,
+    /// How long a call may go without an answer (`--kube-timeout`), for error messages:
+    /// the clients enforce it (see `connect::request_config`).
+    timeout: Duration,
 }
 
 impl KubeCluster {
     pub fn new(client: Client, target: ClusterTarget) -> Self {
         KubeCluster {
             client: Ok(client),
+            service: None,
+            config: None,
             target,
             ingress: None,
+            user: None,
+            timeout: super::connect::DEFAULT_KUBE_TIMEOUT,
+        }
+    }
+
+    /// Records the read timeout the clients were built with (`--kube-timeout`).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A client for the release controller: the console's own credentials, with a read
+    /// timeout that outlasts its watches (see `connect::CONTROLLER_READ_TIMEOUT`), since
+    /// the request timeout would cut every quiet watch.
+    pub fn controller_client(&self) -> Result<Client, AppError> {
+        let service = self.service_client()?;
+        let Some(config) = &self.config else {
+            return Ok(service);
+        };
+        Client::try_from(super::connect::controller_config(config.clone())).map_err(|e| {
+            tracing::error!(error = %e, "cannot build the release controller's client");
+            AppError::Internal("build the release controller's client".into())
+        })
+    }
+
+    /// Keeps the configuration the client was built from, so users' clients can be
+    /// built from it ([`KubeCluster::for_user`]).
+    pub fn with_config(mut self, config: ::kube::Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The same cluster acting as `user`: every call is made with `credential` (their
+    /// token, or the console's credentials impersonating them), so Kubernetes RBAC decides
+    /// what they may do.
+    pub fn for_user(
+        &self,
+        user: &str,
+        credential: &UserCredential,
+    ) -> Result<KubeCluster, AppError> {
+        let service = self.client()?;
+        let config = self.config.as_ref().ok_or_else(|| {
+            AppError::Internal(
+                "build a client for the signed-in user (no base configuration)".into(),
+            )
+        })?;
+        let client = Client::try_from(user_config(config, credential)).map_err(|e| {
+            tracing::error!(error = %e, "cannot build a client for {user}");
+            AppError::Internal("build a client for the signed-in user".into())
+        })?;
+        Ok(KubeCluster {
+            client: Ok(client),
+            service: Some(service),
+            config: None,
+            target: self.target.clone(),
+            ingress: self.ingress.clone(),
+            user: Some(user.to_string()),
+            timeout: self.timeout,
+        })
+    }
+
+    /// The signed-in user the calls are made for, when not the console itself.
+    pub fn acting_user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The console's own client (its service account): for the console's bookkeeping,
+    /// never for a user's changes.
+    pub fn service_client(&self) -> Result<Client, AppError> {
+        match &self.service {
+            Some(c) => Ok(c.clone()),
+            None => self.client(),
         }
     }
 
@@ -50,7 +140,11 @@ impl KubeCluster {
         KubeCluster {
             target: problem.target.clone(),
             client: Err(problem),
+            service: None,
+            config: None,
             ingress: None,
+            user: None,
+            timeout: super::connect::DEFAULT_KUBE_TIMEOUT,
         }
     }
 
@@ -73,6 +167,17 @@ impl KubeCluster {
         tracing::warn!(error = %err, "{action} failed");
         let problem = classify(&err, &self.target);
         match (&err, problem.kind) {
+            (::kube::Error::Api(status), ProblemKind::Forbidden) => {
+                AppError::Forbidden(forbidden_message(&status.message, self.user.as_deref()))
+            }
+            (::kube::Error::Api(_), ProblemKind::Unauthorized) if self.user.is_some() => {
+                AppError::Unauthenticated(
+                    "Kubernetes no longer accepts your sign-in (the token expired or was \
+                     revoked): sign out and sign in again."
+                        .into(),
+                )
+            }
+            (_, ProblemKind::Timeout) => AppError::Unavailable(self.timeout_message(&problem)),
             (::kube::Error::Api(status), ProblemKind::Other) => match status.code {
                 404 => AppError::NotFound(status.message.clone()),
                 409 => AppError::Conflict(status.message.clone()),
@@ -83,6 +188,19 @@ impl KubeCluster {
         }
     }
 
+    /// A call that got no answer in time, for people: which server, how long was waited,
+    /// and what to do.
+    fn timeout_message(&self, problem: &ClusterProblem) -> String {
+        format!(
+            "The Kubernetes API server at {} did not answer within {} s: {}. Check that it \
+             is running and reachable from the console (`kubectl cluster-info` with the same \
+             kubeconfig), or give it longer with --kube-timeout SECONDS (SLUICE_KUBE_TIMEOUT).",
+            self.target.server.as_deref().unwrap_or("(unknown address)"),
+            self.timeout.as_secs(),
+            problem.detail
+        )
+    }
+
     fn apply_error(&self, action: &str, err: ApplyError) -> AppError {
         match err {
             ApplyError::Api(e) => self.api_error(action, e),
@@ -91,11 +209,21 @@ impl KubeCluster {
                     "{err}. Is Istio installed in this cluster? Its CRDs must be present."
                 ))
             }
+            // Discovery that got no answer is the server's silence, not a missing kind.
+            ApplyError::UnknownKind { source, .. }
+                if super::problems::kind_from_text(&super::problems::chain_text(&source))
+                    == ProblemKind::Timeout =>
+            {
+                self.api_error(action, source)
+            }
             ApplyError::Create { ref source, .. } => {
                 tracing::warn!(error = %err, "{action} failed");
                 match source {
                     ::kube::Error::Api(s) if s.code == 409 => AppError::Conflict(err.to_string()),
-                    ::kube::Error::Api(s) if matches!(s.code, 400 | 403 | 422) => {
+                    ::kube::Error::Api(s) if s.code == 403 => AppError::Forbidden(
+                        forbidden_message(&err.to_string(), self.user.as_deref()),
+                    ),
+                    ::kube::Error::Api(s) if matches!(s.code, 400 | 422) => {
                         AppError::Invalid(err.to_string())
                     }
                     _ => AppError::Unavailable(err.to_string()),
@@ -124,6 +252,20 @@ impl KubeCluster {
             port: 80,
         })
     }
+}
+
+/// A 403 from the API server as a person reads it: Kubernetes' own sentence (it names the
+/// verb, resource and namespace) and what to do about it.
+pub fn forbidden_message(api_message: &str, user: Option<&str>) -> String {
+    let who = match user {
+        Some(u) => format!("You are signed in as {u}, and Kubernetes refused this"),
+        None => "Kubernetes refused this to the console's own credentials".to_string(),
+    };
+    format!(
+        "{who}: {}. Ask a cluster admin for the permission (the sluice-release-operator role \
+         covers release jobs in a project), or check it with `kubectl auth can-i`.",
+        api_message.trim_end_matches('.')
+    )
 }
 
 /// The Telemetry object through which the console sets a project's trace sampling.
@@ -169,7 +311,10 @@ impl ClusterPort for KubeCluster {
 
     async fn project_inventory(&self, project: &str) -> Result<ProjectInventory, AppError> {
         let client = self.client()?;
-        let ingress = self.ingress_endpoint(&client).await;
+        let ingress = match self.service_client() {
+            Ok(service) => self.ingress_endpoint(&service).await,
+            Err(_) => None,
+        };
         super::applications::inventory(&client, project, ingress.as_ref())
             .await
             .map_err(|e| match e {
@@ -258,6 +403,63 @@ impl ClusterPort for KubeCluster {
             .await
             .map(|_| ())
             .map_err(|e| self.api_error("changing sidecar injection", e))
+    }
+
+    async fn permissions(&self, project: &str) -> Result<Permissions, AppError> {
+        let client = self.client()?;
+        let user = self.user.as_deref().unwrap_or("The console");
+        let needed = all_needed();
+        let answers =
+            futures::future::try_join_all(needed.iter().map(|p| can_i(&client, project, p))).await;
+        let answers = match answers {
+            Ok(a) => a,
+            // Without SelfSubjectAccessReview (or the right to ask) nothing can be known
+            // up front; every action is offered and Kubernetes answers each.
+            Err(e) => {
+                tracing::debug!(error = %e, "SelfSubjectAccessReview failed");
+                return Ok(Permissions::unknown(
+                    project,
+                    user,
+                    format!("Sluice could not ask Kubernetes what you may do here ({e})."),
+                ));
+            }
+        };
+        let allowed: Vec<&sluice_app::domain::access::Permission> = needed
+            .iter()
+            .zip(answers)
+            .filter_map(|(p, ok)| ok.then_some(p))
+            .collect();
+        Ok(Permissions::from_answers(project, user, |p| {
+            allowed.contains(&p)
+        }))
+    }
+
+    async fn mesh_config(&self, project: &str) -> Result<MeshConfig, AppError> {
+        super::objects::mesh_config(&self.client()?, project)
+            .await
+            .map_err(|e| self.api_error("reading the project's mesh configuration", e))
+    }
+
+    async fn list_objects(
+        &self,
+        project: &str,
+        kinds: &[ObjectKind],
+        label_selector: Option<&str>,
+    ) -> Result<Vec<ClusterObject>, AppError> {
+        super::objects::list(&self.client()?, project, kinds, label_selector)
+            .await
+            .map_err(|e| self.api_error("listing the project's objects", e))
+    }
+
+    async fn delete_object(
+        &self,
+        project: &str,
+        object: &ClusterObject,
+        dry_run: bool,
+    ) -> Result<(), AppError> {
+        super::objects::delete(&self.client()?, project, object, dry_run)
+            .await
+            .map_err(|e| self.api_error(&format!("deleting {} {}", object.kind, object.name), e))
     }
 }
 

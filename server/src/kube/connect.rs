@@ -17,8 +17,18 @@ use super::cluster::KubeCluster;
 use super::problems::{chain_text, classify};
 use crate::config::Config;
 
-/// How long a connection attempt may take before the cluster counts as unreachable.
+/// How long a connection attempt may take before the cluster counts as unreachable
+/// (or `--kube-timeout`, when that is shorter).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `--kube-timeout`'s default.
+pub const DEFAULT_KUBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The release controller's read timeout. Its watches are long polls: the API server
+/// holds each open for up to kube-runtime's `timeoutSeconds` (290 s) and may stay silent
+/// all that time when nothing changes, and the watcher gives a silent stream 5 s more
+/// before reconnecting. A read timeout shorter than that would cut healthy watches (and
+/// re-list) every few seconds on a quiet cluster, so the controller's client waits longer
+/// than the watcher does; it still ends a reconcile call to a server that died silently.
+pub const CONTROLLER_READ_TIMEOUT: Duration = Duration::from_secs(330);
 /// How long sandbox pods take to become Ready: long enough to watch a rollout happen.
 const SANDBOX_POD_READY_DELAY: Duration = Duration::from_secs(2);
 
@@ -105,20 +115,31 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
                 "sandbox cluster started; use it with: kubectl --kubeconfig {}",
                 sandbox.kubeconfig_path().display()
             );
-            let cluster = from_kubeconfig_file(sandbox.kubeconfig_path(), None, true)
-                .await
-                .with_ingress(IngressEndpoint {
-                    scheme: "http".into(),
-                    address: sandbox.ingress_addr().ip().to_string(),
-                    port: sandbox.ingress_addr().port(),
-                });
+            let cluster = from_kubeconfig_file_with_timeout(
+                sandbox.kubeconfig_path(),
+                None,
+                true,
+                cfg.kube_timeout(),
+            )
+            .await
+            .with_ingress(IngressEndpoint {
+                scheme: "http".into(),
+                address: sandbox.ingress_addr().ip().to_string(),
+                port: sandbox.ingress_addr().port(),
+            });
             Ok(Connection {
                 cluster,
                 sandbox: Some(sandbox),
             })
         }
         Choice::Kubeconfig(path) => Ok(Connection {
-            cluster: from_kubeconfig_file(&path, cfg.context.clone(), false).await,
+            cluster: from_kubeconfig_file_with_timeout(
+                &path,
+                cfg.context.clone(),
+                false,
+                cfg.kube_timeout(),
+            )
+            .await,
             sandbox: None,
         }),
         Choice::DefaultKubeconfig => {
@@ -133,7 +154,7 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
                 sandbox: false,
             };
             let cluster = match Kubeconfig::read() {
-                Ok(kc) => from_kubeconfig(kc, target).await,
+                Ok(kc) => from_kubeconfig(kc, target, cfg.kube_timeout()).await,
                 Err(e) => KubeCluster::unavailable(kubeconfig_problem(&e, target)),
             };
             Ok(Connection {
@@ -149,7 +170,7 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
                 sandbox: false,
             };
             let cluster = match KubeConfig::incluster() {
-                Ok(config) => from_config(config, target),
+                Ok(config) => from_config(config, target, cfg.kube_timeout()),
                 Err(e) => KubeCluster::unavailable(ClusterProblem {
                     kind: ProblemKind::BadConfig,
                     target,
@@ -164,11 +185,22 @@ pub async fn connect(cfg: &Config, env: &Environment) -> anyhow::Result<Connecti
     }
 }
 
-/// A cluster from one kubeconfig file.
+/// A cluster from one kubeconfig file, its calls bounded by [`DEFAULT_KUBE_TIMEOUT`].
 pub async fn from_kubeconfig_file(
     path: &Path,
     context: Option<String>,
     sandbox: bool,
+) -> KubeCluster {
+    from_kubeconfig_file_with_timeout(path, context, sandbox, DEFAULT_KUBE_TIMEOUT).await
+}
+
+/// A cluster from one kubeconfig file, whose calls made for a request give up after
+/// `timeout` without an answer (`--kube-timeout`).
+pub async fn from_kubeconfig_file_with_timeout(
+    path: &Path,
+    context: Option<String>,
+    sandbox: bool,
+    timeout: Duration,
 ) -> KubeCluster {
     let target = ClusterTarget {
         source: if sandbox {
@@ -181,12 +213,16 @@ pub async fn from_kubeconfig_file(
         sandbox,
     };
     match Kubeconfig::read_from(path) {
-        Ok(kc) => from_kubeconfig(kc, target).await,
+        Ok(kc) => from_kubeconfig(kc, target, timeout).await,
         Err(e) => KubeCluster::unavailable(kubeconfig_problem(&e, target)),
     }
 }
 
-async fn from_kubeconfig(kc: Kubeconfig, mut target: ClusterTarget) -> KubeCluster {
+async fn from_kubeconfig(
+    kc: Kubeconfig,
+    mut target: ClusterTarget,
+    timeout: Duration,
+) -> KubeCluster {
     if target.context.is_none() {
         target.context = kc.current_context.clone();
     }
@@ -195,27 +231,51 @@ async fn from_kubeconfig(kc: Kubeconfig, mut target: ClusterTarget) -> KubeClust
         ..KubeConfigOptions::default()
     };
     match KubeConfig::from_custom_kubeconfig(kc, &options).await {
-        Ok(config) => from_config(config, target),
+        Ok(config) => from_config(config, target, timeout),
         Err(e) => KubeCluster::unavailable(kubeconfig_problem(&e, target)),
     }
 }
 
-fn from_config(mut config: KubeConfig, mut target: ClusterTarget) -> KubeCluster {
-    target.server = Some(
-        config
-            .cluster_url
-            .to_string()
-            .trim_end_matches('/')
-            .to_string(),
-    );
-    config.connect_timeout = Some(CONNECT_TIMEOUT);
-    match Client::try_from(config) {
-        Ok(client) => KubeCluster::new(client, target),
+fn from_config(config: KubeConfig, mut target: ClusterTarget, timeout: Duration) -> KubeCluster {
+    // Shown on every page and in errors: without any credentials in the URL.
+    target.server = Some(crate::backends::shown_url_text(
+        &config.cluster_url.to_string(),
+    ));
+    let config = request_config(config, timeout);
+    match Client::try_from(config.clone()) {
+        Ok(client) => KubeCluster::new(client, target)
+            .with_config(config)
+            .with_timeout(timeout),
         Err(e) => {
             let problem = classify(&e, &target);
             KubeCluster::unavailable(problem)
         }
     }
+}
+
+/// The configuration of clients that serve people's requests (the console's own and
+/// each signed-in user's, which are built from it): a page waits at most `timeout` for
+/// the API server to accept the connection, take the request, and send each part of its
+/// answer, then says the server did not answer instead of hanging.
+///
+/// kube-rs' read timeout counts the silence on the connection, not the whole call: a
+/// large list that keeps arriving is not cut, a server that stops answering is. Resetting
+/// it on every write makes it count from the request, not from when a pooled
+/// connection went idle.
+pub fn request_config(mut config: KubeConfig, timeout: Duration) -> KubeConfig {
+    config.connect_timeout = Some(CONNECT_TIMEOUT.min(timeout));
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+    config.reset_reader_on_write = true;
+    config
+}
+
+/// The configuration of the release controller's client: as `config`, but reading with
+/// [`CONTROLLER_READ_TIMEOUT`], which outlasts its watches' long polls.
+pub fn controller_config(mut config: KubeConfig) -> KubeConfig {
+    config.read_timeout = Some(CONTROLLER_READ_TIMEOUT);
+    config.write_timeout = Some(CONTROLLER_READ_TIMEOUT);
+    config
 }
 
 fn kubeconfig_problem(err: &KubeconfigError, target: ClusterTarget) -> ClusterProblem {
@@ -290,6 +350,30 @@ mod tests {
         let problem = cluster.problem().expect("a problem");
         assert_eq!(problem.kind, ProblemKind::ContextNotFound);
         assert_eq!(problem.target.context.as_deref(), Some("nope"));
+    }
+
+    #[tokio::test]
+    async fn a_password_in_the_server_url_is_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, kubeconfig_yaml("https://admin:pw0rd@127.0.0.1:1")).unwrap();
+        let cluster = from_kubeconfig_file(&path, None, false).await;
+        assert_eq!(
+            cluster.target().server.as_deref(),
+            Some("https://admin:***@127.0.0.1:1")
+        );
+    }
+
+    #[test]
+    fn request_clients_time_out_and_the_controller_outlasts_its_watches() {
+        let base = KubeConfig::new("https://10.0.0.1:6443".parse().unwrap());
+        let requests = request_config(base, Duration::from_secs(2));
+        assert_eq!(requests.read_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(requests.connect_timeout, Some(Duration::from_secs(2)));
+        assert!(requests.reset_reader_on_write);
+        let controller = controller_config(requests);
+        // kube-runtime's watcher: 290 s server-side, plus 5 s before it reconnects.
+        assert!(controller.read_timeout > Some(Duration::from_secs(295)));
     }
 
     /// A minimal kubeconfig pointing at `server`.

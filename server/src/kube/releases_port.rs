@@ -9,19 +9,24 @@ use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 use sluice_app::domain::applications::RoutingObject;
+use sluice_app::domain::audit;
 use sluice_app::domain::release::ReleaseSpec;
 use sluice_app::domain::release::jobs::{
     JobChange, JobView, VersionView, apply_change, validate_new_job,
 };
 use sluice_app::domain::release::render::{self, MANAGED_BY};
+use sluice_app::domain::release::validation::{ClusterFacts, names_are_valid};
 use sluice_app::error::AppError;
 use sluice_app::ports::ReleasesPort;
 
 use super::cluster::KubeCluster;
-use super::releases::{ReleaseJob, ReleaseJobSpec};
+use super::releases::{
+    ClaimError, Claimed, ReleaseJob, ReleaseJobSpec, claim, read_facts, release_claim,
+};
 
-/// The regex check used for content rules: Rust's regex crate accepts the same syntax
-/// family as Envoy's RE2 (no look-around, no back-references).
+/// The second opinion on content-rule regexes: the pure RE2 grammar
+/// (`domain::release::re2`) has accepted the pattern and spelled it in the regex crate's
+/// syntax; compiling that catches anything the grammar let through by mistake.
 pub fn check_regex(re: &str) -> Result<(), String> {
     regex::Regex::new(re).map(|_| ()).map_err(|e| {
         e.to_string()
@@ -34,7 +39,7 @@ pub fn check_regex(re: &str) -> Result<(), String> {
     })
 }
 
-fn view(job: ReleaseJob, project: &str) -> JobView {
+pub fn view(job: ReleaseJob, project: &str) -> JobView {
     let status = job.status.clone().unwrap_or_default();
     let now = k8s_openapi::jiff::Timestamp::now();
     JobView {
@@ -57,6 +62,12 @@ fn view(job: ReleaseJob, project: &str) -> JobView {
             })
             .collect(),
         generation: job.metadata.generation.unwrap_or(0),
+        next_check_in: status
+            .analysis
+            .as_ref()
+            .filter(|a| a.outcome.is_none() && !a.paused && a.waiting.is_none())
+            .and_then(|a| a.next_check_in(now.as_second())),
+        analysis: status.analysis,
         age_seconds: job
             .metadata
             .creation_timestamp
@@ -74,6 +85,14 @@ fn routing_api(client: &::kube::Client, ns: &str, kind: &str) -> Api<::kube::api
     Api::namespaced_with(client.clone(), ns, &ar)
 }
 
+/// The answer to a second job for a component.
+fn busy(component: &str, holder: &str) -> AppError {
+    AppError::Conflict(format!(
+        "{component} is being released by job {holder}: finish it (Take Over, then Job \
+         Offline) or delete it before starting another."
+    ))
+}
+
 fn not_found(project: &str, name: &str) -> AppError {
     AppError::NotFound(format!(
         "There is no release job \"{name}\" in project \"{project}\": it may have gone offline or been deleted."
@@ -83,6 +102,36 @@ fn not_found(project: &str, name: &str) -> AppError {
 impl KubeCluster {
     fn jobs(&self, project: &str) -> Result<Api<ReleaseJob>, AppError> {
         Ok(Api::namespaced(self.client()?, project))
+    }
+
+    fn history_error(&self, e: ::kube::Error) -> AppError {
+        match &e {
+            ::kube::Error::Api(s) if s.code == 404 => AppError::Unavailable(
+                "The audit history is not available: the ReleaseHistory CRD is not installed \
+                 in this cluster (the console installs it when it leads). Apply it with: \
+                 kubectl apply -f deploy/crds/releasehistories.sluice.dev.yaml"
+                    .into(),
+            ),
+            _ => self.api_error("reading the audit history", e),
+        }
+    }
+
+    /// Marks a write as the console's, for the audit history: who (the signed-in user;
+    /// the API server's admission policy stamps the same where installed) and the spec
+    /// revision the write produces.
+    fn stamp(&self, job: &mut ReleaseJob, next_generation: i64) {
+        let annotations = job
+            .metadata
+            .annotations
+            .get_or_insert_with(Default::default);
+        annotations.insert(audit::CHANGED_VIA.into(), "console".into());
+        annotations.insert(
+            audit::CHANGED_GENERATION.into(),
+            next_generation.to_string(),
+        );
+        if let Some(user) = self.acting_user() {
+            annotations.insert(audit::CHANGED_BY.into(), user.to_string());
+        }
     }
 
     fn job_error(&self, action: &str, project: &str, name: &str, e: ::kube::Error) -> AppError {
@@ -132,52 +181,17 @@ impl ReleasesPort for KubeCluster {
         spec: ReleaseSpec,
     ) -> Result<JobView, AppError> {
         let client = self.client()?;
-        let deployments: Api<Deployment> = Api::namespaced(client.clone(), project);
-        let all = deployments
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| self.api_error("reading workloads", e))?;
-        let base = all
-            .items
-            .iter()
-            .find(|d| d.metadata.name.as_deref() == Some(spec.base_workload.as_str()))
-            .ok_or_else(|| {
-                AppError::Invalid(format!(
-                    "The workload {} does not exist in {project}: pick the component again.",
-                    spec.base_workload
-                ))
-            })?;
-        let app = base
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.labels.as_ref())
-            .and_then(|l| l.get("app").cloned());
-        // Versions in use by the component: every workload with the same app label.
-        let versions_in_use: Vec<String> = all
-            .items
-            .iter()
-            .filter_map(|d| {
-                let labels = d
-                    .spec
-                    .as_ref()?
-                    .template
-                    .metadata
-                    .as_ref()?
-                    .labels
-                    .as_ref()?;
-                (labels.get("app").cloned() == app)
-                    .then(|| labels.get("version").cloned())
-                    .flatten()
-            })
-            .chain(
-                all.items
-                    .iter()
-                    .filter(|d| d.metadata.name.as_deref() == Some(spec.new_workload().as_str()))
-                    .map(|_| spec.new_version.clone()),
-            )
-            .collect();
-        let problems = validate_new_job(name, &spec, &versions_in_use, &check_regex);
+        // The same checks the controller runs on every job it reconciles; the cluster is
+        // asked only about names that are names.
+        let facts = if names_are_valid(&spec) {
+            read_facts(&client, project, &spec.component)
+                .await
+                .map_err(|e| self.api_error("reading workloads", e))?
+                .0
+        } else {
+            ClusterFacts::default()
+        };
+        let problems = validate_new_job(name, project, &spec, &facts, &check_regex);
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems.join(" ")));
         }
@@ -191,12 +205,7 @@ impl ReleasesPort for KubeCluster {
             .iter()
             .find(|j| j.spec.release.component == spec.component)
         {
-            return Err(AppError::Conflict(format!(
-                "{} already has an active release job, {}: finish it (Take Over, then Job \
-                 Offline) or delete it before starting another.",
-                spec.component,
-                other.name_any()
-            )));
+            return Err(busy(&spec.component, &other.name_any()));
         }
         for kind in ["VirtualService", "DestinationRule"] {
             let api = routing_api(&client, project, kind);
@@ -217,6 +226,28 @@ impl ReleasesPort for KubeCluster {
                 Err(e) => return Err(self.api_error("reading routing", e)),
             }
         }
+        // The claim makes "one job per component" atomic: of concurrent creates (two
+        // people, two console replicas) exactly one gets it. It is the console's own
+        // bookkeeping, so it is written with the console's credentials.
+        let service = self.service_client()?;
+        let claimed = match claim(&service, project, &spec.component, name, None).await {
+            Ok(c) => c,
+            Err(ClaimError::Held { component, holder }) => return Err(busy(&component, &holder)),
+            Err(ClaimError::Kube(e)) => return Err(self.api_error("claiming the component", e)),
+        };
+        // Who creates the job is what the API server knows the caller as: the signed-in
+        // user, or the console's own credentials without sign-in. Never what the browser
+        // sent.
+        let mut spec = spec;
+        spec.creator = match self.acting_user() {
+            Some(user) => Some(user.to_string()),
+            None => super::identity::who_am_i(&client)
+                .await
+                .ok()
+                .flatten()
+                .map(|me| me.user),
+        };
+        let component = spec.component.clone();
         let mut job = ReleaseJob::new(
             name,
             ReleaseJobSpec {
@@ -225,15 +256,38 @@ impl ReleasesPort for KubeCluster {
             },
         );
         job.metadata.labels = Some([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())].into());
-        let created = jobs
-            .create(&PostParams::default(), &job)
-            .await
-            .map_err(|e| match e {
-                ::kube::Error::Api(s) if s.code == 409 => AppError::Conflict(format!(
-                    "A release job named {name} already exists in {project}: choose another name."
-                )),
-                e => self.job_error("creating a release job", project, name, e),
-            })?;
+        self.stamp(&mut job, 1);
+        let created = match jobs.create(&PostParams::default(), &job).await {
+            Ok(created) => created,
+            Err(e) => {
+                // Give the component back, exactly the claim written here.
+                if let Claimed::Written(rv) = &claimed
+                    && let Err(e) =
+                        release_claim(&service, project, &component, name, None, Some(rv)).await
+                {
+                    tracing::warn!(error = %e, "releasing the claim on {component} failed");
+                }
+                return Err(match e {
+                    ::kube::Error::Api(s) if s.code == 409 => AppError::Conflict(format!(
+                        "A release job named {name} already exists in {project}: choose another name."
+                    )),
+                    e => self.job_error("creating a release job", project, name, e),
+                });
+            }
+        };
+        // The job owns its claim from now on (the controller does this too, should the
+        // console stop right here).
+        if let Err(e) = claim(
+            &service,
+            project,
+            &component,
+            name,
+            created.metadata.uid.as_deref(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "linking the claim on {component} to {name} failed");
+        }
         Ok(view(created, project))
     }
 
@@ -269,13 +323,19 @@ impl ReleasesPort for KubeCluster {
             let (spec, offline_keep) = apply_change(
                 &current.spec.release,
                 current.spec.offline_keep,
+                current.status.as_ref().and_then(|s| s.analysis.as_ref()),
                 &change,
                 &check_regex,
             )
             .map_err(AppError::Invalid)?;
+            if spec == current.spec.release && offline_keep == current.spec.offline_keep {
+                // Nothing to change (the job already is so): no write, no history entry.
+                return Ok(view(current, project));
+            }
             let mut next = current.clone();
             next.spec.release = spec;
             next.spec.offline_keep = offline_keep;
+            self.stamp(&mut next, generation + 1);
             match jobs.replace(name, &PostParams::default(), &next).await {
                 Ok(updated) => return Ok(view(updated, project)),
                 Err(::kube::Error::Api(s)) if s.code == 409 => continue,
@@ -288,6 +348,25 @@ impl ReleasesPort for KubeCluster {
     }
 
     async fn delete_job(&self, project: &str, name: &str) -> Result<(), AppError> {
+        // Who deletes it, for the audit history (the deletion itself carries no user).
+        let who = match self.acting_user() {
+            Some(user) => Some(user.to_string()),
+            None => super::identity::who_am_i(&self.client()?)
+                .await
+                .ok()
+                .flatten()
+                .map(|me| me.user),
+        };
+        if let Some(who) = who {
+            let patch = json!({"metadata": {"annotations": {audit::DELETED_BY: who}}});
+            if let Err(e) = self
+                .jobs(project)?
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                return Err(self.job_error("deleting a release job", project, name, e));
+            }
+        }
         self.jobs(project)?
             .delete(name, &DeleteParams::default())
             .await
@@ -327,6 +406,25 @@ impl ReleasesPort for KubeCluster {
                 yaml: yaml(&r.virtual_service),
             },
         ])
+    }
+
+    async fn history(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<sluice_app::domain::audit::JobHistory, AppError> {
+        super::audit::read_history(&self.client()?, project, name)
+            .await
+            .map_err(|e| self.history_error(e))
+    }
+
+    async fn finished_jobs(
+        &self,
+        project: &str,
+    ) -> Result<Vec<sluice_app::domain::audit::Finished>, AppError> {
+        super::audit::finished(&self.client()?, project)
+            .await
+            .map_err(|e| self.history_error(e))
     }
 
     async fn adopt_routing(&self, project: &str, component: &str) -> Result<(), AppError> {

@@ -29,6 +29,11 @@ pub struct Env {
 }
 
 pub async fn bookinfo() -> Env {
+    bookinfo_with_ready_delay(Duration::from_millis(300)).await
+}
+
+/// Like [`bookinfo`], with pods that take `delay` to become ready.
+pub async fn bookinfo_with_ready_delay(delay: Duration) -> Env {
     // RUST_LOG=sluice_server=debug shows the controller's decisions when a test fails.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -36,7 +41,7 @@ pub async fn bookinfo() -> Env {
         .try_init();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = SandboxConfig::new(dir.path().join("data"));
-    cfg.pod_ready_delay = Duration::from_millis(300);
+    cfg.pod_ready_delay = delay;
     let sandbox = Sandbox::start(cfg).await.unwrap();
     let cluster = Arc::new(from_kubeconfig_file(sandbox.kubeconfig_path(), None, true).await);
     let client = cluster.client().unwrap();
@@ -71,16 +76,35 @@ pub async fn bookinfo() -> Env {
     }
 }
 
-/// Starts the release controller; send `true` to stop it, then await the task.
+/// Starts the release controller (without Prometheus: automatic releases hold); send
+/// `true` to stop it, then await the task.
 pub fn controller(
     client: &kube::Client,
 ) -> (
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<()>,
 ) {
+    let none = sluice_server::backends::Prometheus(
+        sluice_server::backends::HttpBackend::prometheus(None, reqwest::Client::new()),
+    );
+    controller_with_metrics(client, Arc::new(none))
+}
+
+/// Starts the release controller with `metrics` for the checks of automatic releases.
+pub fn controller_with_metrics(
+    client: &kube::Client,
+    metrics: Arc<dyn sluice_app::ports::MetricsPort>,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(release_controller::run(client.clone(), async move {
-        let _ = rx.wait_for(|s| *s).await;
-    }));
+    let task = tokio::spawn(release_controller::run(
+        client.clone(),
+        metrics,
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        },
+    ));
     (tx, task)
 }

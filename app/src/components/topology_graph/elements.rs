@@ -228,6 +228,7 @@ pub fn badge_marker(b: &Badge) -> &'static str {
         Badge::VirtualService => "⇄",
         Badge::Mirroring => "◎",
         Badge::NoSidecar => "⊘",
+        Badge::ConfigProblems(_) => "⚠",
     }
 }
 
@@ -237,6 +238,7 @@ pub fn badge_class(b: &Badge) -> &'static str {
         Badge::VirtualService => "badge-vs",
         Badge::Mirroring => "badge-mirror",
         Badge::NoSidecar => "badge-nosidecar",
+        Badge::ConfigProblems(_) => "badge-problem",
     }
 }
 
@@ -246,16 +248,19 @@ pub fn badge_text(b: &Badge) -> String {
         Badge::VirtualService => "routed by a VirtualService".into(),
         Badge::Mirroring => "mirrors traffic".into(),
         Badge::NoSidecar => "no Istio sidecar".into(),
+        Badge::ConfigProblems(p) if p.is_empty() => "configuration problems (see Services)".into(),
+        Badge::ConfigProblems(p) => format!("configuration: {} (see Services)", p.join("; ")),
     }
 }
 
 /// The badges explained in the legend, with one example each.
-pub fn legend_badges() -> [Badge; 4] {
+pub fn legend_badges() -> [Badge; 5] {
     [
         Badge::CanaryJob("…".into()),
         Badge::VirtualService,
         Badge::Mirroring,
         Badge::NoSidecar,
+        Badge::ConfigProblems(Vec::new()),
     ]
 }
 

@@ -74,6 +74,7 @@ function stylesheet(field, big) {
     } },
     { selector: 'node.badge-nosidecar', style: { 'border-style': 'dotted', 'background-color': '#f6f6f6' } },
     { selector: 'node.badge-canary', style: { 'border-width': 3 } },
+    { selector: 'node.badge-problem', style: { 'background-color': '#fde3b0', 'border-style': 'double', 'border-width': 4 } },
     { selector: 'edge', style: {
       'width': 1.5, 'line-color': COLORS.idle, 'target-arrow-color': COLORS.idle,
       'target-arrow-shape': 'triangle', 'curve-style': 'bezier', 'arrow-scale': 0.8,

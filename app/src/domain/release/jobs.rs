@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::analysis::{AnalysisStatus, OutcomeKind, PauseReason, step_count, step_label};
 use super::rules::{ContentRule, validate as validate_rules};
+use super::validation::{ClusterFacts, check_against_cluster, check_spec, names_are_valid};
 use super::{ReleaseSpec, Side, Strategy};
-use crate::domain::names::check_dns_label;
 
 /// One version of a job, as its card shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,12 @@ pub struct JobView {
     /// person's change makes a change stale.
     pub generation: i64,
     pub age_seconds: Option<i64>,
+    /// Where the automatic release is, for a job with a plan (`spec.analysis`).
+    #[serde(default)]
+    pub analysis: Option<AnalysisStatus>,
+    /// Seconds until the next check, when one is counting down.
+    #[serde(default)]
+    pub next_check_in: Option<i64>,
 }
 
 impl JobView {
@@ -61,6 +68,18 @@ pub enum JobChange {
     TakeOver(Side),
     /// "Job Offline": keep the side that took over, remove the other.
     Offline,
+    /// Automatic steps: stop where they are (no checks, no steps) until Resume.
+    Pause,
+    /// Automatic steps: go on from the current step, its clock restarted.
+    Resume,
+    /// Automatic steps: move to the step after `from` (the one the person saw) now,
+    /// without waiting for its checks.
+    NextStep { from: u32 },
+    /// Automatic steps: the new version takes all traffic now.
+    PromoteNow,
+    /// Automatic steps: all traffic back to the base now; the new version's pods stay
+    /// until Job Offline.
+    RollBackNow,
 }
 
 impl JobChange {
@@ -85,14 +104,28 @@ impl JobChange {
             }
             JobChange::TakeOver(s) => format!("let {} take over all traffic", side(s)),
             JobChange::Offline => "bring the job offline".into(),
+            JobChange::Pause => "pause the automatic steps".into(),
+            JobChange::Resume => "resume the automatic steps".into(),
+            JobChange::NextStep { from } => {
+                format!("move on from {} now", step_label(spec, *from))
+            }
+            JobChange::PromoteNow => {
+                format!("promote {} now: it takes all traffic", spec.new_version)
+            }
+            JobChange::RollBackNow => {
+                format!("roll back now: all traffic to {}", spec.base_version)
+            }
         }
     }
 }
 
-/// Applies a change to a job's spec; the error says why it does not apply.
+/// Applies a change to a job's spec; the error says why it does not apply. `progress` is
+/// the analysis' state as the controller last wrote it (for a job with automatic steps):
+/// a release the analysis already promoted or rolled back is decided like a Take Over.
 pub fn apply_change(
     spec: &ReleaseSpec,
     offline_keep: Option<Side>,
+    progress: Option<&AnalysisStatus>,
     change: &JobChange,
     check_regex: &dyn Fn(&str) -> Result<(), String>,
 ) -> Result<(ReleaseSpec, Option<Side>), String> {
@@ -100,13 +133,34 @@ pub fn apply_change(
         return Err("This job is going offline; it cannot be changed any more.".into());
     }
     let mut next = spec.clone();
-    let taken = spec.taken_over_by.is_some();
+    let decided = spec
+        .taken_over_by
+        .or_else(|| progress.and_then(AnalysisStatus::decided));
+    let taken = decided.is_some();
+    let automatic = spec.analysis.is_some();
+    let no_plan = || {
+        Err(format!(
+            "This job has no automatic steps: {} is for jobs created with them.",
+            change.describe(spec)
+        ))
+    };
+    let over = || {
+        Err(
+            "The automatic release is over: one version has taken over all traffic. Bring the \
+             job offline, or delete it to undo the release."
+                .to_string(),
+        )
+    };
     match (change, &mut next.strategy) {
         (JobChange::NewPercent(p), Strategy::TrafficRatio { new_percent }) if !taken => {
             if *p > 100 {
                 return Err(format!("{p}% is out of range: choose 0 to 100."));
             }
             *new_percent = *p;
+            // A person's split wins: the automatic steps stop until Resume.
+            if let Some(plan) = &mut next.analysis {
+                plan.paused = Some(PauseReason::SliderMoved);
+            }
         }
         (JobChange::Rules(rules), Strategy::RequestContent { rules: current }) if !taken => {
             let problems = validate_rules(rules, check_regex);
@@ -123,15 +177,60 @@ pub fn apply_change(
             *percent = *p;
         }
         (JobChange::TakeOver(side), _) => next.taken_over_by = Some(*side),
+        (JobChange::PromoteNow, _) if automatic => next.taken_over_by = Some(Side::New),
+        (JobChange::RollBackNow, _) if automatic => next.taken_over_by = Some(Side::Base),
         (JobChange::Offline, _) => {
-            return match spec.taken_over_by {
-                Some(side) => Ok((next, Some(side))),
+            return match decided {
+                Some(side) => {
+                    next.taken_over_by = Some(side);
+                    Ok((next, Some(side)))
+                }
                 None => Err(
                     "Take Over first: Job Offline keeps the version that serves all \
                              traffic and removes the other."
                         .into(),
                 ),
             };
+        }
+        (JobChange::Pause | JobChange::Resume | JobChange::NextStep { .. }, _) if !automatic => {
+            return no_plan();
+        }
+        (JobChange::PromoteNow | JobChange::RollBackNow, _) => return no_plan(),
+        (JobChange::Pause | JobChange::Resume | JobChange::NextStep { .. }, _) if taken => {
+            return over();
+        }
+        (JobChange::Pause, _) => {
+            if let Some(plan) = &mut next.analysis {
+                plan.paused.get_or_insert(PauseReason::Person);
+            }
+        }
+        (JobChange::Resume, _) => {
+            if let Some(plan) = &mut next.analysis {
+                plan.paused = None;
+            }
+        }
+        (JobChange::NextStep { from }, _) => {
+            let last = step_count(spec) - 1;
+            let at = progress.map_or(0, |p| p.step);
+            if progress.and_then(|p| p.outcome.as_ref()).map(|o| o.kind)
+                == Some(OutcomeKind::AwaitingPromotion)
+                || *from >= last
+            {
+                return Err(format!(
+                    "{} is the last step: press Promote now to let {} take all traffic.",
+                    step_label(spec, *from.min(&last)),
+                    spec.new_version
+                ));
+            }
+            if at > *from {
+                // The controller moved on since the person looked: that was the step asked for.
+                return Ok((next, None));
+            }
+            if let Some(plan) = &mut next.analysis {
+                plan.skip_to_step = Some(plan.skip_to_step.unwrap_or(0).max(from + 1));
+                // Moving on means going on: a pause ends.
+                plan.paused = None;
+            }
         }
         (_, _) if taken => {
             return Err(
@@ -219,46 +318,19 @@ pub fn suggest_image(base_image: &str, base_version: &str, new_version: &str) ->
     }
 }
 
-/// Everything wrong with a new job, before it is created.
+/// Everything wrong with a new job, before it is created: the spec on its own, then (if
+/// its names are valid, so the answers mean something) against what the namespace holds.
+/// The controller runs the same two checks on every job it reconciles.
 pub fn validate_new_job(
     name: &str,
+    namespace: &str,
     spec: &ReleaseSpec,
-    versions_in_use: &[String],
+    facts: &ClusterFacts,
     check_regex: &dyn Fn(&str) -> Result<(), String>,
 ) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Err(e) = check_dns_label("Job name", name) {
-        problems.push(e);
-    }
-    if spec.component.is_empty() {
-        problems.push("Choose the component (Service) to release.".into());
-    }
-    if let Err(e) = check_dns_label("Version", &spec.new_version) {
-        problems.push(e);
-    } else if spec.new_version == spec.base_version || versions_in_use.contains(&spec.new_version) {
-        problems.push(format!(
-            "Version {} is already used by {}: choose a new version number.",
-            spec.new_version, spec.component
-        ));
-    }
-    if let Err(e) = check_image(&spec.image) {
-        problems.push(e);
-    }
-    if !(1..=20).contains(&spec.replicas) {
-        problems.push(format!(
-            "Replicas must be between 1 and 20, not {}.",
-            spec.replicas
-        ));
-    }
-    match &spec.strategy {
-        Strategy::TrafficRatio { new_percent }
-        | Strategy::Mirroring {
-            percent: new_percent,
-        } if *new_percent > 100 => {
-            problems.push(format!("{new_percent}% is out of range: choose 0 to 100."))
-        }
-        Strategy::RequestContent { rules } => problems.extend(validate_rules(rules, check_regex)),
-        _ => {}
+    let mut problems = check_spec(name, namespace, spec, check_regex);
+    if names_are_valid(spec) {
+        problems.extend(check_against_cluster(name, namespace, spec, facts, false));
     }
     problems
 }
@@ -283,23 +355,24 @@ mod tests {
             strategy,
             taken_over_by: None,
             creator: None,
+            analysis: None,
         }
     }
 
     #[test]
     fn the_slider_changes_only_a_ratio_job() {
         let s = spec(Strategy::TrafficRatio { new_percent: 50 });
-        let (next, _) = apply_change(&s, None, &JobChange::NewPercent(30), &ok).unwrap();
+        let (next, _) = apply_change(&s, None, None, &JobChange::NewPercent(30), &ok).unwrap();
         assert_eq!(next.strategy, Strategy::TrafficRatio { new_percent: 30 });
         assert!(
-            apply_change(&s, None, &JobChange::NewPercent(101), &ok)
+            apply_change(&s, None, None, &JobChange::NewPercent(101), &ok)
                 .unwrap_err()
                 .contains("0 to 100")
         );
         let bg = spec(Strategy::BlueGreen {
             serving: Side::Base,
         });
-        let err = apply_change(&bg, None, &JobChange::NewPercent(30), &ok).unwrap_err();
+        let err = apply_change(&bg, None, None, &JobChange::NewPercent(30), &ok).unwrap_err();
         assert!(
             err.contains("does not fit a Blue-Green Deployment job"),
             "{err}"
@@ -309,21 +382,145 @@ mod tests {
     #[test]
     fn take_over_then_offline_keeps_the_winner() {
         let s = spec(Strategy::TrafficRatio { new_percent: 50 });
-        let err = apply_change(&s, None, &JobChange::Offline, &ok).unwrap_err();
+        let err = apply_change(&s, None, None, &JobChange::Offline, &ok).unwrap_err();
         assert!(err.starts_with("Take Over first"), "{err}");
-        let (taken, _) = apply_change(&s, None, &JobChange::TakeOver(Side::New), &ok).unwrap();
+        let (taken, _) =
+            apply_change(&s, None, None, &JobChange::TakeOver(Side::New), &ok).unwrap();
         assert_eq!(taken.taken_over_by, Some(Side::New));
-        let err = apply_change(&taken, None, &JobChange::NewPercent(10), &ok).unwrap_err();
+        let err = apply_change(&taken, None, None, &JobChange::NewPercent(10), &ok).unwrap_err();
         assert!(err.contains("taken over"), "{err}");
-        let (_, keep) = apply_change(&taken, None, &JobChange::Offline, &ok).unwrap();
+        let (_, keep) = apply_change(&taken, None, None, &JobChange::Offline, &ok).unwrap();
         assert_eq!(keep, Some(Side::New));
-        assert!(apply_change(&taken, keep, &JobChange::TakeOver(Side::Base), &ok).is_err());
+        assert!(apply_change(&taken, keep, None, &JobChange::TakeOver(Side::Base), &ok).is_err());
+    }
+
+    fn automatic(strategy: Strategy) -> ReleaseSpec {
+        let mut s = spec(strategy);
+        s.analysis = Some(crate::domain::release::analysis::Analysis::recommended());
+        s
+    }
+
+    fn progress(step: u32, outcome: Option<OutcomeKind>) -> AnalysisStatus {
+        AnalysisStatus {
+            step,
+            outcome: outcome.map(|kind| crate::domain::release::analysis::Outcome {
+                kind,
+                at: "2026-11-23T00:00:00Z".into(),
+                by_person: false,
+                reason: String::new(),
+            }),
+            ..AnalysisStatus::default()
+        }
+    }
+
+    #[test]
+    fn moving_the_slider_pauses_the_automatic_steps() {
+        let s = automatic(Strategy::TrafficRatio { new_percent: 10 });
+        let at = progress(1, None);
+        let (next, _) = apply_change(&s, None, Some(&at), &JobChange::NewPercent(40), &ok).unwrap();
+        assert_eq!(next.strategy, Strategy::TrafficRatio { new_percent: 40 });
+        assert_eq!(
+            next.analysis.as_ref().unwrap().paused,
+            Some(PauseReason::SliderMoved)
+        );
+        let (resumed, _) = apply_change(&next, None, Some(&at), &JobChange::Resume, &ok).unwrap();
+        assert_eq!(resumed.analysis.as_ref().unwrap().paused, None);
+        // Pause keeps the slider's reason; pausing twice is the same pause.
+        let (p1, _) = apply_change(&next, None, Some(&at), &JobChange::Pause, &ok).unwrap();
+        assert_eq!(p1, next);
+        let (p2, _) = apply_change(&resumed, None, Some(&at), &JobChange::Pause, &ok).unwrap();
+        assert_eq!(
+            p2.analysis.as_ref().unwrap().paused,
+            Some(PauseReason::Person)
+        );
+    }
+
+    #[test]
+    fn next_step_asks_for_the_step_after_the_one_seen_and_resumes() {
+        let mut s = automatic(Strategy::TrafficRatio { new_percent: 10 });
+        s.analysis.as_mut().unwrap().paused = Some(PauseReason::Person);
+        let at = progress(1, None);
+        let (next, _) =
+            apply_change(&s, None, Some(&at), &JobChange::NextStep { from: 1 }, &ok).unwrap();
+        let plan = next.analysis.as_ref().unwrap();
+        assert_eq!((plan.skip_to_step, plan.paused), (Some(2), None));
+        // The controller moved on since the person looked: nothing more to ask.
+        let later = progress(2, None);
+        let (same, _) = apply_change(
+            &s,
+            None,
+            Some(&later),
+            &JobChange::NextStep { from: 1 },
+            &ok,
+        )
+        .unwrap();
+        assert_eq!(same, s);
+        let err = apply_change(
+            &s,
+            None,
+            Some(&progress(3, None)),
+            &JobChange::NextStep { from: 3 },
+            &ok,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("step 4 of 4 (v2 100%) is the last step: press Promote now"),
+            "{err}"
+        );
+        let waiting = progress(3, Some(OutcomeKind::AwaitingPromotion));
+        assert!(
+            apply_change(
+                &s,
+                None,
+                Some(&waiting),
+                &JobChange::NextStep { from: 2 },
+                &ok
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn promote_and_roll_back_now_decide_the_release_and_job_offline_follows() {
+        let s = automatic(Strategy::TrafficRatio { new_percent: 10 });
+        let (p, _) = apply_change(&s, None, None, &JobChange::PromoteNow, &ok).unwrap();
+        assert_eq!(p.taken_over_by, Some(Side::New));
+        let (r, _) = apply_change(&s, None, None, &JobChange::RollBackNow, &ok).unwrap();
+        assert_eq!(r.taken_over_by, Some(Side::Base));
+        // Rolled back by the checks: Job Offline keeps the base; no more steps.
+        let rolled = progress(0, Some(OutcomeKind::RolledBack));
+        let (offline, keep) =
+            apply_change(&s, None, Some(&rolled), &JobChange::Offline, &ok).unwrap();
+        assert_eq!(
+            (keep, offline.taken_over_by),
+            (Some(Side::Base), Some(Side::Base))
+        );
+        let err =
+            apply_change(&s, None, Some(&rolled), &JobChange::NewPercent(50), &ok).unwrap_err();
+        assert!(err.contains("taken over"), "{err}");
+        let err = apply_change(&s, None, Some(&rolled), &JobChange::Resume, &ok).unwrap_err();
+        assert!(err.contains("automatic release is over"), "{err}");
+        // A person may still overrule it.
+        let (p, _) = apply_change(&s, None, Some(&rolled), &JobChange::PromoteNow, &ok).unwrap();
+        assert_eq!(p.taken_over_by, Some(Side::New));
+        // Without a plan, these are not offered.
+        let plain = spec(Strategy::TrafficRatio { new_percent: 10 });
+        for c in [
+            JobChange::Pause,
+            JobChange::Resume,
+            JobChange::NextStep { from: 0 },
+            JobChange::PromoteNow,
+            JobChange::RollBackNow,
+        ] {
+            let err = apply_change(&plain, None, None, &c, &ok).unwrap_err();
+            assert!(err.starts_with("This job has no automatic steps"), "{err}");
+        }
     }
 
     #[test]
     fn bad_rules_are_refused_with_their_problems() {
         let s = spec(Strategy::RequestContent { rules: vec![] });
-        let err = apply_change(&s, None, &JobChange::Rules(vec![]), &ok).unwrap_err();
+        let err = apply_change(&s, None, None, &JobChange::Rules(vec![]), &ok).unwrap_err();
         assert!(err.contains("at least one rule"), "{err}");
         let rule = ContentRule {
             kind: RuleKind::Header {
@@ -332,7 +529,7 @@ mod tests {
             op: MatchOp::Exact,
             value: "jason".into(),
         };
-        assert!(apply_change(&s, None, &JobChange::Rules(vec![rule]), &ok).is_ok());
+        assert!(apply_change(&s, None, None, &JobChange::Rules(vec![rule]), &ok).is_ok());
     }
 
     #[test]
@@ -367,13 +564,34 @@ mod tests {
 
     #[test]
     fn new_jobs_are_checked_before_anything_is_created() {
+        use super::super::validation::Workload;
+        let facts = ClusterFacts {
+            service_selector: Some([("app".to_string(), "reviews".to_string())].into()),
+            workloads: vec![Workload {
+                name: "reviews-v1".into(),
+                pod_labels: [
+                    ("app".to_string(), "reviews".to_string()),
+                    ("version".to_string(), "v1".to_string()),
+                ]
+                .into(),
+                job: None,
+            }],
+        };
         let mut s = spec(Strategy::TrafficRatio { new_percent: 50 });
-        assert!(validate_new_job("canary-release", &s, &["v1".into()], &ok).is_empty());
+        assert!(validate_new_job("canary-release", "demo-project", &s, &facts, &ok).is_empty());
         s.new_version = "v1".into();
         s.replicas = 0;
         s.image = "Bad Image".into();
-        let problems = validate_new_job("Canary", &s, &["v1".into()], &ok);
+        let problems = validate_new_job("Canary", "demo-project", &s, &facts, &ok);
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[1].contains("already used"), "{problems:?}");
+        // Names that are not names: the cluster is not consulted.
+        s.component = "a/b".into();
+        let problems =
+            validate_new_job("canary", "demo-project", &s, &ClusterFacts::default(), &ok);
+        assert!(
+            !problems.iter().any(|p| p.contains("no Service")),
+            "{problems:?}"
+        );
     }
 }

@@ -223,6 +223,7 @@ mod tests {
             strategy,
             taken_over_by: None,
             creator: None,
+            analysis: None,
         }
     }
 

@@ -128,17 +128,25 @@ impl schemars::JsonSchema for ContentRule {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let values: Vec<String> = Os::ALL
+            .iter()
+            .map(|o| format!("{o:?}"))
+            .chain(Browser::ALL.iter().map(|b| format!("{b:?}")))
+            .collect();
         schemars::json_schema!({
             "description": "One condition on a request; a request must meet every rule of the job.",
             "type": "object",
             "required": ["on"],
             "properties": {
                 "on": {"type": "string", "enum": ["header", "cookie", "uri", "query", "os", "browser"]},
-                "name": {"type": "string", "description": "Header, cookie or query parameter name."},
-                "values": {"type": "array", "items": {"type": "string"},
+                "name": {"type": "string", "maxLength": MAX_VALUE_LEN,
+                         "description": "Header, cookie or query parameter name."},
+                "values": {"type": "array", "maxItems": values.len(),
+                           "items": {"type": "string", "enum": values},
                            "description": "Operating systems or browsers (any of them)."},
                 "op": {"type": "string", "enum": ["Exact", "Prefix", "Regex"]},
-                "value": {"type": "string"}
+                "value": {"type": "string", "maxLength": MAX_VALUE_LEN,
+                          "description": "Exact text, a prefix, or an RE2 regular expression (as Envoy matches it)."}
             }
         })
     }
@@ -228,9 +236,41 @@ pub fn to_match(rules: &[ContentRule]) -> Value {
     Value::Object(m)
 }
 
+/// At most this many rules per job: they become one `HTTPMatchRequest`, and a person
+/// reviewing the job should be able to read them.
+pub const MAX_RULES: usize = 16;
+/// The longest name or value a rule may hold (Istio allows 1,024 for a regex).
+pub const MAX_VALUE_LEN: usize = 256;
+
+/// How a rule is named in messages: `Rule 2 (header end-user)`.
+pub fn rule_label(n: usize, rule: &ContentRule) -> String {
+    let what = match &rule.kind {
+        RuleKind::Header { name } => format!("header {name}"),
+        RuleKind::Cookie { name } => format!("cookie {name}"),
+        RuleKind::Query { name } => format!("query {name}"),
+        RuleKind::Uri => "URI".into(),
+        RuleKind::Os { .. } => "OS".into(),
+        RuleKind::Browser { .. } => "browser".into(),
+    };
+    format!("Rule {n} ({})", what.trim_end())
+}
+
+/// A header name as Istio accepts it in a match.
+fn header_name_ok(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A cookie name: an HTTP token (RFC 6265), so it can be found in the Cookie header.
+fn cookie_name_ok(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c))
+}
+
 /// Checks a rule set before anything is applied: a message per problem, naming the rule
-/// (1-based) and how to fix it. `check_regex` validates regex syntax (the server passes
-/// a real RE2-compatible parser; the browser may pass a lenient one).
+/// (1-based) and how to fix it. Regexes are read with RE2's grammar ([`super::re2`]), as
+/// Envoy and Istio read them; what RE2 accepts is then handed to `check_regex` in the
+/// `regex` crate's spelling (the server compiles it; the browser may pass a lenient one).
 pub fn validate(
     rules: &[ContentRule],
     check_regex: &dyn Fn(&str) -> Result<(), String>,
@@ -241,18 +281,36 @@ pub fn validate(
             "Add at least one rule: with none, no request would reach the new version.".into(),
         );
     }
+    if rules.len() > MAX_RULES {
+        problems.push(format!(
+            "A job can have at most {MAX_RULES} rules, not {}: remove some.",
+            rules.len()
+        ));
+    }
     let mut seen_headers: Vec<String> = Vec::new();
     for (i, r) in rules.iter().enumerate() {
         let n = i + 1;
+        let label = rule_label(n, r);
         let named = |name: &str, what: &str, problems: &mut Vec<String>| {
             if name.trim().is_empty() {
                 problems.push(format!("Rule {n}: enter the {what} name."));
+            } else if name.len() > MAX_VALUE_LEN {
+                problems.push(format!(
+                    "Rule {n}: the {what} name is {} characters long: at most {MAX_VALUE_LEN} \
+                     are allowed.",
+                    name.len()
+                ));
             }
         };
         match &r.kind {
             RuleKind::Header { name } => {
                 named(name, "header", &mut problems);
                 let lower = name.to_ascii_lowercase();
+                if !name.is_empty() && !header_name_ok(name) {
+                    problems.push(format!(
+                        "{label}: a header name uses letters, digits, '-' and '_'."
+                    ));
+                }
                 if lower == "cookie" || lower == "user-agent" {
                     problems.push(format!(
                         "Rule {n}: use the Cookie, OS or Browser rule instead of a raw {name} header."
@@ -265,8 +323,22 @@ pub fn validate(
                 }
                 seen_headers.push(lower);
             }
-            RuleKind::Cookie { name } => named(name, "cookie", &mut problems),
-            RuleKind::Query { name } => named(name, "query parameter", &mut problems),
+            RuleKind::Cookie { name } => {
+                named(name, "cookie", &mut problems);
+                if !name.is_empty() && !cookie_name_ok(name) {
+                    problems.push(format!(
+                        "{label}: a cookie name has no spaces or separators such as ; = , \"."
+                    ));
+                }
+            }
+            RuleKind::Query { name } => {
+                named(name, "query parameter", &mut problems);
+                if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    problems.push(format!(
+                        "{label}: a query parameter name has no spaces or control characters."
+                    ));
+                }
+            }
             RuleKind::Uri => {
                 if r.op != MatchOp::Regex && !r.value.starts_with('/') {
                     problems.push(format!(
@@ -283,15 +355,43 @@ pub fn validate(
             RuleKind::Os { .. } | RuleKind::Browser { .. } => {}
         }
         let value_rule = !matches!(r.kind, RuleKind::Os { .. } | RuleKind::Browser { .. });
-        if value_rule && r.value.is_empty() {
-            problems.push(format!("Rule {n}: enter a value to match."));
+        if !value_rule {
+            continue;
         }
-        if value_rule
-            && r.op == MatchOp::Regex
-            && !r.value.is_empty()
-            && let Err(e) = check_regex(&r.value)
-        {
-            problems.push(format!("Rule {n}: the regular expression is invalid: {e}"));
+        if r.value.is_empty() {
+            problems.push(format!("Rule {n}: enter a value to match."));
+            continue;
+        }
+        if r.value.len() > MAX_VALUE_LEN {
+            problems.push(format!(
+                "{label}: the value is {} characters long: at most {MAX_VALUE_LEN} are allowed.",
+                r.value.len()
+            ));
+            continue;
+        }
+        if r.value.chars().any(char::is_control) {
+            problems.push(format!(
+                "{label}: the value contains a control character (a line break or tab): \
+                 requests cannot carry one."
+            ));
+            continue;
+        }
+        if r.op == MatchOp::Regex {
+            match super::re2::parse(&r.value) {
+                Err(e) => problems.push(format!("{label}: {e}")),
+                Ok(p) => {
+                    if let Err(e) = check_regex(p.rust_syntax()) {
+                        problems.push(format!("{label}: the regular expression is invalid: {e}"));
+                    } else if let RuleKind::Cookie { name } = &r.kind
+                        && let Err(e) = super::re2::check(&cookie_regex(name, r.op, &r.value))
+                    {
+                        // The value sits inside a group of the Cookie header's regex.
+                        problems.push(format!(
+                            "{label}: the value cannot stand inside the cookie's pattern: {e}"
+                        ));
+                    }
+                }
+            }
         }
     }
     if rules.iter().filter(|r| r.kind == RuleKind::Uri).count() > 1 {
@@ -449,7 +549,7 @@ mod tests {
             &[
                 rule(RuleKind::Header { name: "".into() }, MatchOp::Exact, "x"),
                 rule(RuleKind::Uri, MatchOp::Exact, "api"),
-                rule(RuleKind::Query { name: "q".into() }, MatchOp::Regex, "(a"),
+                rule(RuleKind::Query { name: "q".into() }, MatchOp::Regex, "a"),
                 rule(RuleKind::Os { values: vec![] }, MatchOp::Exact, ""),
             ],
             &bad,
@@ -459,9 +559,72 @@ mod tests {
             [
                 "Rule 1: enter the header name.",
                 "Rule 2: a URI starts with '/', e.g. /api/v1/products.",
-                "Rule 3: the regular expression is invalid: unclosed group",
+                "Rule 3 (query q): the regular expression is invalid: unclosed group",
                 "Rule 4: choose at least one operating system.",
             ]
+        );
+    }
+
+    #[test]
+    fn rules_are_bounded_and_regexes_read_as_re2() {
+        let header = |name: &str, op: MatchOp, value: &str| {
+            rule(RuleKind::Header { name: name.into() }, op, value)
+        };
+        let many: Vec<ContentRule> = (0..17)
+            .map(|i| header(&format!("x-{i}"), MatchOp::Exact, "1"))
+            .collect();
+        assert_eq!(
+            validate(&many, &ok),
+            ["A job can have at most 16 rules, not 17: remove some."]
+        );
+        let problems = validate(
+            &[
+                header("end-user", MatchOp::Exact, &"j".repeat(257)),
+                header("bad header", MatchOp::Exact, "x"),
+                rule(RuleKind::Cookie { name: "a;b".into() }, MatchOp::Exact, "x"),
+                header("x-line", MatchOp::Exact, "a\nb"),
+                header("x-re", MatchOp::Regex, "\\bword\\>"),
+            ],
+            &ok,
+        );
+        assert_eq!(
+            problems,
+            [
+                "Rule 1 (header end-user): the value is 257 characters long: at most 256 are allowed.",
+                "Rule 2 (header bad header): a header name uses letters, digits, '-' and '_'.",
+                "Rule 3 (cookie a;b): a cookie name has no spaces or separators such as ; = , \".",
+                "Rule 4 (header x-line): the value contains a control character (a line break or tab): requests cannot carry one.",
+                "Rule 5 (header x-re): RE2, which Envoy uses, does not support the word-end boundary `\\>` (RE2 reads it as the character `>`): write `\\b` for a word boundary, or the character alone",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_server_check_gets_the_crates_spelling_of_what_re2_accepted() {
+        let seen = std::cell::RefCell::new(Vec::new());
+        let record = |re: &str| {
+            seen.borrow_mut().push(re.to_string());
+            Ok(())
+        };
+        let r = rule(RuleKind::Uri, MatchOp::Regex, "\\Q/a.b\\E.*");
+        assert!(validate(&[r], &record).is_empty());
+        assert_eq!(*seen.borrow(), ["\\x{2F}a\\x{2E}b.*"]);
+    }
+
+    #[test]
+    fn a_cookie_regex_must_stand_inside_the_cookie_pattern() {
+        let r = rule(
+            RuleKind::Cookie {
+                name: "user".into(),
+            },
+            MatchOp::Regex,
+            "\\Qjason",
+        );
+        let problems = validate(&[r], &ok);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("Rule 1 (cookie user): the value cannot stand inside"),
+            "{problems:?}"
         );
     }
 }

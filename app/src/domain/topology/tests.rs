@@ -99,6 +99,7 @@ fn job(name: &str, phase: &str) -> JobView {
             strategy: Strategy::TrafficRatio { new_percent: 20 },
             taken_over_by: None,
             creator: None,
+            analysis: None,
         },
         offline_keep: None,
         phase: Some(phase.into()),
@@ -106,6 +107,8 @@ fn job(name: &str, phase: &str) -> JobView {
         versions: Vec::new(),
         generation: 1,
         age_seconds: None,
+        analysis: None,
+        next_check_in: None,
     }
 }
 

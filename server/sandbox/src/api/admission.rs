@@ -124,8 +124,12 @@ pub fn admit(req: Request<'_>, obj: &mut Value) -> Result<Vec<String>> {
             keys::DEPLOYMENTS => deployment(req, obj, &mut causes),
             keys::REPLICASETS => replicaset(req, obj, &mut causes),
             keys::PODS => pod(req, obj, &mut causes),
-            keys::CRDS => crd(req, obj, &mut causes),
-            _ => {}
+            keys::CRDS => {
+                crd_schema_types(req, obj)?;
+                crd(req, obj, &mut causes)
+            }
+            keys::LEASES => lease(req, obj, &mut causes)?,
+            key => crate::policy::definition::admit(key, obj, &mut causes),
         }
     }
 
@@ -133,6 +137,59 @@ pub fn admit(req: Request<'_>, obj: &mut Value) -> Result<Vec<String>> {
         return Err(Status::invalid(&def.kind, &def.group, &name, causes).into());
     }
     Ok(warnings)
+}
+
+/// Leases: `acquireTime`/`renewTime` are `metav1.MicroTime`, which kube-apiserver decodes
+/// and re-encodes, so what is stored is always UTC with exactly six fractional digits
+/// (leader election compares these strings); the spec is validated as `ValidateLeaseSpec`
+/// does.
+fn lease(req: Request<'_>, obj: &mut Value, causes: &mut Vec<Cause>) -> Result<()> {
+    for field in ["acquireTime", "renewTime"] {
+        let Some(slot) = obj.pointer_mut(&format!("/spec/{field}")) else {
+            continue;
+        };
+        let text = match &*slot {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        match object::time::parse(&text) {
+            Some(ts) => *slot = json!(object::time::format_micro(ts)),
+            None => {
+                return Err(Status::bad_request(format!(
+                    "{kind} in version {version:?} cannot be handled as a {kind}: parsing time \
+                     {text:?} as \"2006-01-02T15:04:05.000000Z07:00\": spec.{field} is not an \
+                     RFC 3339 time",
+                    kind = req.def.kind,
+                    version = req.version,
+                ))
+                .into());
+            }
+        }
+    }
+    if let Some(n) = obj
+        .pointer("/spec/leaseDurationSeconds")
+        .and_then(Value::as_i64)
+        && n <= 0
+    {
+        causes.push(cause(
+            "FieldValueInvalid",
+            "spec.leaseDurationSeconds",
+            format!("Invalid value: {n}: must be greater than 0"),
+        ));
+    }
+    if let Some(n) = obj
+        .pointer("/spec/leaseTransitions")
+        .and_then(Value::as_i64)
+        && n < 0
+    {
+        causes.push(cause(
+            "FieldValueInvalid",
+            "spec.leaseTransitions",
+            format!("Invalid value: {n}: must be greater than or equal to 0"),
+        ));
+    }
+    Ok(())
 }
 
 /// A fresh object of a kind with a status subresource starts without status (clients cannot
@@ -434,6 +491,82 @@ fn service(req: Request<'_>, obj: &mut Value, causes: &mut Vec<Cause>) {
         _ if ip != "None" && kind != "ExternalName" => causes.push(required("spec.ports")),
         _ => {}
     }
+}
+
+/// The Go types behind a CRD's schemas: kube-apiserver cannot even decode a schema whose
+/// `required` holds anything but strings, or whose `type` is not a string (a YAML 1.1
+/// parser, as kubectl's, reads an unquoted `on`, `yes` or `no` as a boolean), and answers
+/// 400 before any validation.
+fn crd_schema_types(req: Request<'_>, obj: &Value) -> Result<()> {
+    fn walk(schema: &Value, at: &str) -> Option<(String, &'static str, String)> {
+        let Value::Object(map) = schema else {
+            return None;
+        };
+        let go_type = |v: &Value| match v {
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+            Value::String(_) => "string",
+        };
+        if let Some(Value::Array(required)) = map.get("required")
+            && let Some(bad) = required.iter().find(|r| !r.is_string())
+        {
+            return Some((format!("{at}.required"), go_type(bad), bad.to_string()));
+        }
+        if let Some(t) = map.get("type")
+            && !t.is_string()
+        {
+            return Some((format!("{at}.type"), go_type(t), t.to_string()));
+        }
+        for key in ["properties", "patternProperties", "definitions"] {
+            if let Some(Value::Object(props)) = map.get(key) {
+                for (name, sub) in props {
+                    if let Some(found) = walk(sub, &format!("{at}.{key}[{name}]")) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        for key in ["items", "additionalProperties", "not"] {
+            if let Some(found) = map.get(key).and_then(|s| walk(s, &format!("{at}.{key}"))) {
+                return Some(found);
+            }
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(Value::Array(list)) = map.get(key) {
+                for sub in list {
+                    if let Some(found) = walk(sub, &format!("{at}.{key}")) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+        None
+    }
+    let versions = obj
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for (i, version) in versions.enumerate() {
+        let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
+            continue;
+        };
+        let at = format!("spec.versions[{i}].schema.openAPIV3Schema");
+        if let Some((field, found, value)) = walk(schema, &at) {
+            return Err(Status::bad_request(format!(
+                "{kind} in version {version:?} cannot be handled as a {kind}: json: cannot \
+                 unmarshal {found} into Go struct field {field} of type string (found {value}; \
+                 quote it in YAML: kubectl reads unquoted on/off/yes/no as booleans)",
+                kind = req.def.kind,
+                version = req.version,
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn crd(req: Request<'_>, obj: &mut Value, causes: &mut Vec<Cause>) {

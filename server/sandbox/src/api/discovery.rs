@@ -106,7 +106,7 @@ fn resource_entries(def: &ResourceDef) -> Vec<Value> {
         "singularName": def.singular,
         "namespaced": def.namespaced,
         "kind": def.kind,
-        "verbs": VERBS,
+        "verbs": if def.create_only { &["create"][..] } else { &VERBS[..] },
     });
     if !def.short_names.is_empty() {
         main["shortNames"] = json!(def.short_names);
@@ -133,6 +133,17 @@ fn resource_entries(def: &ResourceDef) -> Vec<Value> {
             "version": "v1",
             "kind": "Scale",
             "verbs": ["get", "patch", "update"],
+        }));
+    }
+    if def.group.is_empty() && def.plural == "serviceaccounts" {
+        out.push(json!({
+            "name": "serviceaccounts/token",
+            "singularName": "",
+            "namespaced": true,
+            "group": "authentication.k8s.io",
+            "version": "v1",
+            "kind": "TokenRequest",
+            "verbs": ["create"],
         }));
     }
     if def.group.is_empty() && def.plural == "pods" {

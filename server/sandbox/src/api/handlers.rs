@@ -26,8 +26,9 @@ use super::{
     table, watch,
 };
 use crate::{
+    auth::{Caller, UserInfo, rbac, reviews, tokens},
     error::{Result, SandboxError},
-    object,
+    object, policy,
     resources::{ResourceDef, keys},
     store::ops::{DeleteOptions, Subresource},
 };
@@ -35,12 +36,17 @@ use crate::{
 /// The fallback handler: everything under `/api` and `/apis` that is not a fixed route.
 pub async fn resource(
     State(ctx): State<Arc<ApiContext>>,
+    caller: Option<axum::Extension<Caller>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(ctx, method, uri, headers, body).await {
+    // The guard middleware always names the caller; without it nobody is anybody.
+    let caller = caller
+        .map(|c| c.0.0)
+        .unwrap_or_else(|| Arc::new(UserInfo::anonymous()));
+    match handle(ctx, caller, method, uri, headers, body).await {
         Ok(resp) => resp,
         Err(err) => err.into_response(),
     }
@@ -48,6 +54,7 @@ pub async fn resource(
 
 async fn handle(
     ctx: Arc<ApiContext>,
+    caller: Arc<UserInfo>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -73,6 +80,23 @@ async fn handle(
     if rp.namespace.is_some() && !def.namespaced {
         return Err(Status::no_such_path().into());
     }
+    if def.storage_key == keys::SERVICE_ACCOUNTS && rp.subresource.as_deref() == Some("token") {
+        return match (&method, rp.namespace.as_deref(), rp.name.as_deref()) {
+            (&Method::POST, Some(ns), Some(name)) => {
+                token_request(&ctx, &headers, &body, &def, ns, name).await
+            }
+            _ => Err(Status::method_not_allowed().into()),
+        };
+    }
+    if def.create_only {
+        return match (&method, &rp.name, &rp.subresource) {
+            (&Method::POST, None, None) => {
+                let obj = decode_body(&headers, &body, &def)?;
+                reviews::create(&ctx, &caller, &def, rp.namespace.as_deref(), obj).await
+            }
+            _ => Err(Status::method_not_allowed().into()),
+        };
+    }
     let query = Query::parse(uri.query())?;
     let req = Req {
         ctx,
@@ -80,6 +104,7 @@ async fn handle(
         rp,
         query,
         headers,
+        caller,
     };
     let sub = req.rp.subresource.as_deref();
     let has_name = req.rp.name.is_some();
@@ -132,10 +157,12 @@ struct Req {
     rp: ResourcePath,
     query: Query,
     headers: HeaderMap,
+    caller: Arc<UserInfo>,
 }
 
-/// Decodes a request body: JSON, or YAML for hand-written requests.
-fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
+/// Decodes a request body: JSON, or YAML for hand-written requests (protobuf only for the
+/// kinds kubectl insists on sending it for, see [`super::protobuf`]).
+fn decode_body(headers: &HeaderMap, body: &[u8], def: &ResourceDef) -> Result<Value> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -144,6 +171,12 @@ fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
     let value: Value = match media {
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| Status::bad_request(format!("invalid YAML body: {e}")))?,
+        "application/vnd.kubernetes.protobuf" if def.create_only => {
+            super::protobuf::decode_review(&def.kind, body)?
+        }
+        "application/vnd.kubernetes.protobuf" if def.group == rbac::GROUP => {
+            super::protobuf::decode_rbac(&def.kind, body)?
+        }
         "application/vnd.kubernetes.protobuf" => {
             return Err(Status::unsupported_media_type(
                 "the sandbox does not speak protobuf; send application/json",
@@ -157,6 +190,33 @@ fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
         return Err(Status::bad_request("the request body must be a JSON object").into());
     }
     Ok(value)
+}
+
+/// `POST /api/v1/namespaces/<ns>/serviceaccounts/<name>/token` (TokenRequest).
+async fn token_request(
+    ctx: &Arc<ApiContext>,
+    headers: &HeaderMap,
+    body: &[u8],
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+) -> Result<Response> {
+    let protobuf = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/vnd.kubernetes.protobuf"));
+    let request = if protobuf {
+        super::protobuf::decode_token_request(body)?
+    } else {
+        decode_body(headers, body, def)?
+    };
+    let issuer = Arc::clone(&ctx.tokens);
+    let (ns, name) = (ns.to_string(), name.to_string());
+    let answer = ctx
+        .store
+        .blocking(move |s| tokens::token_request(s, &issuer, &ns, &name, request))
+        .await?;
+    Ok(json_response(StatusCode::CREATED, &answer))
 }
 
 fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
@@ -328,26 +388,54 @@ impl Req {
     }
 
     async fn create(&self, body: Bytes) -> Result<Response> {
-        let mut obj = decode_body(&self.headers, &body)?;
+        let mut obj = decode_body(&self.headers, &body, &self.def)?;
         let api_version = self.def.api_version(self.version());
         self.check_body(&mut obj, &self.def.kind, &api_version)?;
-        let warnings = admission::admit(
-            admission::Request {
-                def: &self.def,
-                version: self.version(),
-                field_validation: self.query.field_validation,
-                old: None,
-                subresource: Subresource::Main,
-            },
-            &mut obj,
-        )?;
-        let stored = convert::to_storage(&self.def, obj);
         let def = Arc::clone(&self.def);
+        let registry = Arc::clone(&self.ctx.registry);
+        let version = self.version().to_string();
+        let fv = self.query.field_validation;
         let dry_run = self.query.dry_run;
-        let created = self
+        let caller = Arc::clone(&self.caller);
+        let (created, warnings) = self
             .ctx
             .store
-            .blocking(move |s| s.create(&def, stored, dry_run))
+            .blocking(move |s| {
+                let (ns, name) = (
+                    object::namespace(&obj).to_string(),
+                    object::name(&obj).to_string(),
+                );
+                let preq = policy::Request {
+                    def: &def,
+                    version: &version,
+                    subresource: "",
+                    operation: policy::Operation::Create,
+                    namespace: &ns,
+                    name: &name,
+                    user: &caller,
+                    dry_run,
+                };
+                let areq = admission::Request {
+                    def: &def,
+                    version: &version,
+                    field_validation: fv,
+                    old: None,
+                    subresource: Subresource::Main,
+                };
+                let (obj, mut warnings) = policy::admit(s, &registry, &preq, areq, obj, None)?;
+                let stored = convert::to_storage(&def, obj);
+                rbac::check_grant(s, &caller, &def, &stored)?;
+                let created = s.create_checked(&def, stored, dry_run, |new| {
+                    let shown = convert::from_storage(&def, &version, new);
+                    let preq = policy::Request {
+                        name: object::name(new),
+                        ..preq.clone()
+                    };
+                    warnings.extend(policy::validate(s, &registry, &preq, Some(&shown), None)?);
+                    Ok(())
+                })?;
+                Ok((created, warnings))
+            })
             .await?;
         if self.def.is_crd() && !dry_run {
             self.refresh_crds().await?;
@@ -359,7 +447,7 @@ impl Req {
     }
 
     async fn update(&self, body: Bytes, target: Target) -> Result<Response> {
-        let mut obj = decode_body(&self.headers, &body)?;
+        let mut obj = decode_body(&self.headers, &body, &self.def)?;
         if target == Target::Scale {
             self.check_body(&mut obj, "Scale", "autoscaling/v1")?;
             return self.write_scale(obj).await;
@@ -404,6 +492,7 @@ impl Req {
         F: FnOnce(&ResourceDef, &str, &Value) -> Result<Value> + Send + 'static,
     {
         let def = Arc::clone(&self.def);
+        let registry = Arc::clone(&self.ctx.registry);
         let version = self.version().to_string();
         let fv = self.query.field_validation;
         let (ns, name, dry_run) = (
@@ -411,25 +500,55 @@ impl Req {
             self.name().to_string(),
             self.query.dry_run,
         );
+        let subresource = self.rp.subresource.clone().unwrap_or_default();
+        let caller = Arc::clone(&self.caller);
         let (updated, warnings) = self
             .ctx
             .store
             .blocking(move |s| {
+                let preq = policy::Request {
+                    def: &def,
+                    version: &version,
+                    subresource: &subresource,
+                    operation: policy::Operation::Update,
+                    namespace: &ns,
+                    name: &name,
+                    user: &caller,
+                    dry_run,
+                };
                 let mut warnings = Vec::new();
-                let updated = s.update_with(&def, &ns, &name, sub, dry_run, |current| {
-                    let mut obj = make(&def, &version, current)?;
-                    warnings = admission::admit(
-                        admission::Request {
+                let mut validation_warnings = Vec::new();
+                let updated = s.update_with_checked(
+                    &def,
+                    &ns,
+                    &name,
+                    sub,
+                    dry_run,
+                    |current| {
+                        let obj = make(&def, &version, current)?;
+                        let old = convert::from_storage(&def, &version, current);
+                        let areq = admission::Request {
                             def: &def,
                             version: &version,
                             field_validation: fv,
                             old: Some(current),
                             subresource: sub,
-                        },
-                        &mut obj,
-                    )?;
-                    Ok(convert::to_storage(&def, obj))
-                })?;
+                        };
+                        let (obj, w) = policy::admit(s, &registry, &preq, areq, obj, Some(&old))?;
+                        warnings = w;
+                        // Writes are serialized here, so the check sees the roles as they are.
+                        rbac::check_grant(s, &caller, &def, &obj)?;
+                        Ok(convert::to_storage(&def, obj))
+                    },
+                    |new, current| {
+                        let shown = convert::from_storage(&def, &version, new);
+                        let old = convert::from_storage(&def, &version, current);
+                        validation_warnings =
+                            policy::validate(s, &registry, &preq, Some(&shown), Some(&old))?;
+                        Ok(())
+                    },
+                )?;
+                warnings.extend(validation_warnings);
                 Ok((updated, warnings))
             })
             .await?;
@@ -479,15 +598,23 @@ impl Req {
     async fn delete(&self, body: Bytes) -> Result<Response> {
         let opts = self.delete_options(&body)?;
         let def = Arc::clone(&self.def);
+        let registry = Arc::clone(&self.ctx.registry);
+        let version = self.version().to_string();
+        let caller = Arc::clone(&self.caller);
         let (ns, name) = (self.ns().to_string(), self.name().to_string());
         let dry_run = opts.dry_run;
-        let (deleted, still_there) = self
+        let (deleted, still_there, warnings) = self
             .ctx
             .store
             .blocking(move |s| {
-                let deleted = s.delete(&def, &ns, &name, &opts)?;
+                let mut warnings = Vec::new();
+                let deleted = s.delete_checked(&def, &ns, &name, &opts, |current| {
+                    warnings =
+                        validate_delete(s, &registry, &def, &version, &caller, &opts, current)?;
+                    Ok(())
+                })?;
                 let still_there = s.get(&def.storage_key, &ns, &name).is_some();
-                Ok((deleted, still_there))
+                Ok((deleted, still_there, warnings))
             })
             .await?;
         if self.def.is_crd() && !dry_run {
@@ -508,13 +635,15 @@ impl Req {
         } else {
             StatusCode::OK
         };
-        self.respond(code, &deleted)
+        Ok(with_warnings(self.respond(code, &deleted)?, &warnings))
     }
 
     async fn delete_collection(&self, body: Bytes) -> Result<Response> {
         let opts = self.delete_options(&body)?;
         let selectors = self.selectors()?;
         let def = Arc::clone(&self.def);
+        let registry = Arc::clone(&self.ctx.registry);
+        let caller = Arc::clone(&self.caller);
         let ns = self.rp.namespace.clone();
         let version = self.version().to_string();
         let (deleted, rv) = self
@@ -528,7 +657,17 @@ impl Req {
                     if !selectors.matches(&shown) {
                         continue;
                     }
-                    match s.delete(&def, object::namespace(&item), object::name(&item), &opts) {
+                    let check = |current: &serde_json::Value| {
+                        validate_delete(s, &registry, &def, &version, &caller, &opts, current)
+                            .map(drop)
+                    };
+                    match s.delete_checked(
+                        &def,
+                        object::namespace(&item),
+                        object::name(&item),
+                        &opts,
+                        check,
+                    ) {
                         Ok(d) => deleted.push(convert::from_storage(&def, &version, &d)),
                         // Gone in the meantime (a cascade of an earlier item): fine.
                         Err(SandboxError::Status(st)) if st.code == 404 => {}
@@ -558,8 +697,7 @@ impl Req {
         self.ctx
             .store
             .blocking(move |s| {
-                let (crds, _) = s.list(keys::CRDS, None);
-                registry.set_crds(&crds);
+                registry.refresh_crds(|| s.list(keys::CRDS, None).0);
                 Ok(())
             })
             .await
@@ -661,6 +799,30 @@ impl Req {
         );
         Ok(resp)
     }
+}
+
+/// Validating admission policies for a DELETE of `current` (stored form).
+fn validate_delete(
+    s: &crate::store::Store,
+    registry: &crate::resources::Registry,
+    def: &ResourceDef,
+    version: &str,
+    caller: &UserInfo,
+    opts: &DeleteOptions,
+    current: &Value,
+) -> Result<Vec<String>> {
+    let old = convert::from_storage(def, version, current);
+    let req = policy::Request {
+        def,
+        version,
+        subresource: "",
+        operation: policy::Operation::Delete,
+        namespace: object::namespace(current),
+        name: object::name(current),
+        user: caller,
+        dry_run: opts.dry_run,
+    };
+    policy::validate(s, registry, &req, None, Some(&old))
 }
 
 /// The `autoscaling/v1` Scale view of a deployment or replica set.

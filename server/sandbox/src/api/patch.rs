@@ -110,8 +110,9 @@ pub fn apply(kind: PatchType, target: &Value, body: &[u8]) -> Result<Value, Stat
     }
 }
 
-/// How a list field merges under strategic merge patch.
-enum ListStrategy {
+/// How a list field merges under strategic merge patch (and mutating policies' apply
+/// configurations).
+pub(crate) enum ListStrategy {
     /// Replace the whole list (the default).
     Replace,
     /// Merge maps by this key.
@@ -122,7 +123,7 @@ enum ListStrategy {
 
 /// The merge strategy of the list at `path` (field names from the root, no indices) —
 /// `patchStrategy`/`patchMergeKey` of the Kubernetes types for the lists in common use.
-fn list_strategy(path: &[String]) -> ListStrategy {
+pub(crate) fn list_strategy(path: &[String]) -> ListStrategy {
     let field = path.last().map(String::as_str).unwrap_or("");
     let parent = path
         .len()
@@ -138,7 +139,8 @@ fn list_strategy(path: &[String]) -> ListStrategy {
         | "env"
         | "imagePullSecrets"
         | "resourceClaims"
-        | "schedulingGates" => ListStrategy::MergeByKey("name"),
+        | "schedulingGates"
+        | "matchConditions" => ListStrategy::MergeByKey("name"),
         "ports"
             if matches!(
                 parent,

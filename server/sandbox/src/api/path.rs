@@ -101,7 +101,7 @@ pub fn parse(path: &str) -> Option<ApiPath> {
 }
 
 /// Decodes `%XX` escapes (names are DNS-safe, but a client may escape anyway).
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
         return s.to_string();
     }

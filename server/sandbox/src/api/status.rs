@@ -164,6 +164,73 @@ impl Status {
         .about(name, group, plural)
     }
 
+    /// 403 for a request RBAC does not allow, worded as kube-apiserver words it:
+    /// `pods "x" is forbidden: User "bob" cannot get resource "pods" in API group "" in the
+    /// namespace "demo"`, or `forbidden: User "..." cannot get path "/api"` for a URL.
+    pub fn denied(resource: Option<(&str, &str, &str)>, why: impl std::fmt::Display) -> Self {
+        match resource {
+            Some((plural, group, name)) => {
+                let what = if name.is_empty() {
+                    qualified(plural, group)
+                } else {
+                    format!("{} \"{name}\"", qualified(plural, group))
+                };
+                Status::new(403, "Forbidden", format!("{what} is forbidden: {why}"))
+                    .about(name, group, plural)
+            }
+            None => Status::new(403, "Forbidden", format!("forbidden: {why}")),
+        }
+    }
+
+    /// A request a ValidatingAdmissionPolicy denied: `admission.NewForbidden`'s message
+    /// (`<resource> "<name>" is forbidden: <why>`) with the validation's `reason` and the
+    /// code kube-apiserver maps it to (Invalid, the default, is 422).
+    pub fn policy_denied(plural: &str, group: &str, name: &str, why: &str, reason: &str) -> Self {
+        let (code, reason) = match reason {
+            "Forbidden" => (403, "Forbidden"),
+            "Unauthorized" => (401, "Unauthorized"),
+            "RequestEntityTooLarge" => (413, "RequestEntityTooLarge"),
+            _ => (422, "Invalid"),
+        };
+        let mut status = Status::denied(Some((plural, group, name)), why);
+        status.code = code;
+        status.reason = reason;
+        status.details.causes.push(Cause {
+            reason: String::new(),
+            message: why.to_string(),
+            field: String::new(),
+        });
+        status
+    }
+
+    /// A request a MutatingAdmissionPolicy (or its binding) failed with failurePolicy
+    /// Fail: 403, the policy error as the whole message (`policy '<p>' with binding '<b>'
+    /// denied request: ...`), as kube-apiserver's generic policy dispatcher answers.
+    pub fn policy_error(
+        plural: &str,
+        group: &str,
+        name: &str,
+        message: &str,
+        invalid: bool,
+    ) -> Self {
+        let mut status = Status::denied(Some((plural, group, name)), message);
+        status.message = message.to_string();
+        if invalid {
+            status.reason = "Invalid";
+        }
+        status.details.causes.push(Cause {
+            reason: String::new(),
+            message: message.to_string(),
+            field: String::new(),
+        });
+        status
+    }
+
+    /// 401: the bearer token names nobody (kubectl: "You must be logged in to the server").
+    pub fn unauthorized() -> Self {
+        Status::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn method_not_allowed() -> Self {
         Status::new(
             405,

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::query::IncludeObject;
 use crate::{
     object::{self, time},
+    policy,
     resources::{Origin, PrinterColumn, ResourceDef, keys},
 };
 
@@ -219,6 +220,24 @@ fn builtin_columns(key: &str) -> Option<Vec<Col>> {
         "serviceaccounts" => vec![NAME, col("Secrets", "integer", 0), AGE],
         "leases.coordination.k8s.io" => vec![NAME, col("Holder", "string", 0), AGE],
         keys::CRDS => vec![NAME, col("Created At", "date", 0)],
+        policy::VALIDATING_POLICIES => vec![
+            NAME,
+            col("Validations", "integer", 0),
+            col("ParamKind", "string", 0),
+            AGE,
+        ],
+        policy::MUTATING_POLICIES => vec![
+            NAME,
+            col("Mutations", "integer", 0),
+            col("ParamKind", "string", 0),
+            AGE,
+        ],
+        policy::VALIDATING_BINDINGS | policy::MUTATING_BINDINGS => vec![
+            NAME,
+            col("PolicyName", "string", 0),
+            col("ParamRef", "string", 0),
+            AGE,
+        ],
         _ => return None,
     })
 }
@@ -469,6 +488,46 @@ fn builtin_cells(key: &str, obj: &Value) -> Vec<Value> {
             name,
             json!(object::str_at(obj, &["metadata", "creationTimestamp"])),
         ],
+        policy::VALIDATING_POLICIES | policy::MUTATING_POLICIES => {
+            let list = if key == policy::VALIDATING_POLICIES {
+                "validations"
+            } else {
+                "mutations"
+            };
+            let n = obj
+                .pointer(&format!("/spec/{list}"))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let param_kind = match obj.pointer("/spec/paramKind") {
+                Some(k) if k.is_object() => format!(
+                    "{}/{}",
+                    object::str_at(k, &["apiVersion"]),
+                    object::str_at(k, &["kind"])
+                ),
+                _ => "<unset>".into(),
+            };
+            vec![name, json!(n), json!(param_kind), age(obj)]
+        }
+        policy::VALIDATING_BINDINGS | policy::MUTATING_BINDINGS => {
+            let param_ref = match obj.pointer("/spec/paramRef") {
+                Some(r) if r.is_object() => {
+                    let ns = object::str_at(r, &["namespace"]);
+                    let name = object::str_at(r, &["name"]);
+                    match (ns, name) {
+                        (_, "") => "<selector>".to_string(),
+                        ("", name) => format!("*/{name}"),
+                        (ns, name) => format!("{ns}/{name}"),
+                    }
+                }
+                _ => "<unset>".into(),
+            };
+            vec![
+                name,
+                json!(object::str_at(obj, &["spec", "policyName"])),
+                json!(param_ref),
+                age(obj),
+            ]
+        }
         _ => vec![name, age(obj)],
     }
 }

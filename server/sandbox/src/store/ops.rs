@@ -78,7 +78,23 @@ fn set_or_remove(map: &mut serde_json::Map<String, Value>, key: &str, value: Opt
 
 impl Store {
     /// Creates an object (already in storage form, namespace set for namespaced kinds).
-    pub fn create(&self, def: &ResourceDef, mut obj: Value, dry_run: bool) -> Result<Arc<Value>> {
+    pub fn create(&self, def: &ResourceDef, obj: Value, dry_run: bool) -> Result<Arc<Value>> {
+        self.create_checked(def, obj, dry_run, |_| Ok(()))
+    }
+
+    /// [`Store::create`] with a last check (validating admission) of the object exactly as
+    /// it would be stored — name generated, uid and timestamps set — before it is written
+    /// (also for a dry run). The check runs under the writers' lock and may read the store.
+    pub fn create_checked<C>(
+        &self,
+        def: &ResourceDef,
+        mut obj: Value,
+        dry_run: bool,
+        check: C,
+    ) -> Result<Arc<Value>>
+    where
+        C: FnOnce(&Value) -> Result<()>,
+    {
         let state = self.begin();
         let ns = object::namespace(&obj).to_string();
         if def.namespaced {
@@ -183,6 +199,7 @@ impl Store {
                 }
             }
         }
+        check(&obj)?;
         if dry_run {
             return Ok(Arc::new(obj));
         }
@@ -209,6 +226,27 @@ impl Store {
     ) -> Result<Arc<Value>>
     where
         F: FnOnce(&Value) -> Result<Value>,
+    {
+        self.update_with_checked(def, ns, name, sub, dry_run, change, |_, _| Ok(()))
+    }
+
+    /// [`Store::update_with`] with a last check (validating admission) of the new object
+    /// as it would be stored, and the current one, before anything is written (also for a
+    /// dry run or a no-op update, as kube-apiserver validates those too).
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_with_checked<F, C>(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        sub: Subresource,
+        dry_run: bool,
+        change: F,
+        check: C,
+    ) -> Result<Arc<Value>>
+    where
+        F: FnOnce(&Value) -> Result<Value>,
+        C: FnOnce(&Value, &Value) -> Result<()>,
     {
         let state = self.begin();
         let current = state
@@ -295,6 +333,7 @@ impl Store {
                 .unwrap_or(0);
             object::meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
+        check(&new, &current)?;
         if new == *current {
             // A no-op write does not bump the resourceVersion (clients rely on this to
             // avoid update loops).
@@ -342,6 +381,22 @@ impl Store {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Arc<Value>> {
+        self.delete_checked(def, ns, name, opts, |_| Ok(()))
+    }
+
+    /// [`Store::delete`] with a check (validating admission) of the object about to be
+    /// deleted, after the preconditions and before anything is written.
+    pub fn delete_checked<C>(
+        &self,
+        def: &ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+        check: C,
+    ) -> Result<Arc<Value>>
+    where
+        C: FnOnce(&Value) -> Result<()>,
+    {
         let state = self.begin();
         let current = state
             .get(&def.storage_key, ns, name)
@@ -375,6 +430,7 @@ impl Store {
             .into());
         }
 
+        check(&current)?;
         if def.is_namespaces() {
             if object::is_terminating(&current) {
                 return Ok(current);
