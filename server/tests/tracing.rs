@@ -25,6 +25,29 @@ use support::{Env, NS, bookinfo};
 
 /// Sends `n` product page requests through the ingress, waiting for the pods first.
 async fn visit(env: &Env, n: usize) {
+    // Every workload ready first: a request made while a reviews pod is still starting
+    // fails at productpage's sidecar (503), and its trace would then match the searches
+    // for failed requests below, which expect none.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(env.client.clone(), NS);
+    let mut ready = false;
+    for _ in 0..300 {
+        let list = deployments.list(&Default::default()).await.unwrap().items;
+        ready = !list.is_empty()
+            && list.iter().all(|d| {
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0)
+                    >= want
+            });
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "Bookinfo's workloads did not become ready");
     let http = reqwest::Client::new();
     let url = format!("http://{}/productpage?u=normal", env.sandbox.ingress_addr());
     let mut ok = 0;
