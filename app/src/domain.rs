@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backends;
 pub mod cluster;
 pub mod csp;
+pub mod dataplane;
 pub mod diagnosis;
 pub mod links;
 pub mod live;

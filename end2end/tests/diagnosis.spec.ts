@@ -6,10 +6,11 @@
 // everything the console created — and a Deployment someone added by hand stays.
 import { expect, test, type Page } from '@playwright/test';
 import { hydrated, kubectl, kubectlWithInput, sameOrigin } from './env';
-import { canaryRelease, deploySampleApp } from './tutorial';
+import { canaryRelease, deploySampleApp, wizard } from './tutorial';
 
 const PROJECT = 'diag-e2e';
 const NOJS_PROJECT = 'diag-nojs-e2e';
+const AMBIENT_PROJECT = 'ambient-e2e';
 
 type Drawn = { nodes: { id: string; classes: string[]; label: string }[] };
 
@@ -70,6 +71,7 @@ const row = (page: Page, service: string) => page.locator(`tr[data-service="${se
 test.beforeAll(() => {
   namespace(PROJECT);
   namespace(NOJS_PROJECT);
+  namespace(AMBIENT_PROJECT);
 });
 
 test('Services: Normal after Deploy Sample Application, each problem with its fix, and the topology badge', async ({ page }) => {
@@ -134,6 +136,51 @@ test('Services: Normal after Deploy Sample Application, each problem with its fi
     '-p', '[{"op":"replace","path":"/spec/ports/0/name","value":"http"}]');
   await page.goto(`/services?project=${PROJECT}`);
   await expect(page.getByTestId('services-summary')).toContainText('4 services, all Normal.');
+});
+
+// Ambient mode: no sidecars; only a waypoint applies L7 routing. Without one, a release
+// would split nothing, so the wizard refuses it and the Services page says what to do.
+test('Ambient project: a release needs a waypoint, the wizard and the Services page say how to add one', async ({ page }) => {
+  test.setTimeout(180_000);
+  const P = AMBIENT_PROJECT;
+  await deploySampleApp(page, P);
+  kubectl('label', 'namespace', P, 'istio.io/dataplane-mode=ambient', '--overwrite');
+
+  await wizard(page, P, 'Canary Release', 'canary-release', 'reviews', 'kubesphere/examples-bookinfo-reviews-v2:1.13.0');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Create' }).click();
+  const alert = page.getByRole('alert').filter({ hasText: 'waypoint' });
+  await expect(alert).toContainText('runs in Istio\'s ambient mode');
+  await expect(alert).toContainText('no waypoint serves reviews');
+  await expect(alert).toContainText(`istioctl waypoint apply -n ${P} --enroll-namespace`);
+  expect(kubectl('get', 'releasejobs', '-n', P, '-o', 'name').trim()).toBe('');
+
+  // Routing someone wrote for reviews applies to nothing: the Services page says so.
+  kubectlWithInput(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {host: reviews}
+`, 'apply', '-n', P, '-f', '-');
+  await page.goto(`/services?project=${P}`);
+  await hydrated(page);
+  const finding = row(page, 'reviews').locator('li[data-finding="no-waypoint"]');
+  await expect(finding).toContainText('VirtualService reviews');
+  await expect(finding).toContainText('no waypoint serves reviews');
+  await expect(finding.locator('.fix')).toContainText(`kubectl label service reviews -n ${P} istio.io/use-waypoint=waypoint`);
+  // Pods without sidecars are how ambient works: not a problem here.
+  await expect(page.locator('li[data-finding="missing-sidecar"]')).toHaveCount(0);
+
+  // Enrolled in a waypoint: the routing applies, and the release goes through.
+  kubectl('label', 'namespace', P, 'istio.io/use-waypoint=waypoint', '--overwrite');
+  kubectl('delete', 'virtualservice', 'reviews', '-n', P);
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await expect(page.getByTestId('services-summary')).toContainText('4 services, all Normal.');
+  await canaryRelease(page, P);
 });
 
 test('Uninstall Sample Application: refused while a release job exists, then removes all the console created', async ({ page }) => {

@@ -323,6 +323,7 @@ impl Mesh {
                 name: self.ns.clone(),
                 phase: "Active".into(),
                 sidecar_injection: true,
+                dataplane: Default::default(),
             },
             services,
             workloads,

@@ -845,3 +845,118 @@ async fn regexes_re2_refuses_are_refused_at_create_naming_the_rule() {
         .unwrap();
     sandbox.shutdown().await;
 }
+
+/// Where a release's VirtualService would apply to nothing (an ambient project without a
+/// waypoint for the component) or conflict (an HTTPRoute attached to the component), the
+/// console refuses to create the job and the controller refuses a job applied behind its
+/// back, saying why and what to do; once the cause is gone, the release goes through.
+#[tokio::test]
+async fn a_release_whose_routing_would_not_apply_is_refused_until_it_would() {
+    let env = bookinfo().await;
+    let (stop, task) = controller(&env.client);
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    let reviews = || {
+        spec(
+            "reviews",
+            "reviews-v1",
+            "v2",
+            "kubesphere/examples-bookinfo-reviews-v2:1.13.0",
+        )
+    };
+    let refused = |r: Result<_, AppError>| match r {
+        Err(AppError::Invalid(m)) => m,
+        other => panic!("refused as invalid, got {other:?}"),
+    };
+
+    // Gateway API mesh routing on reviews: Istio's own sample route.
+    let routes: Api<DynamicObject> = Api::namespaced_with(
+        env.client.clone(),
+        NS,
+        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "gateway.networking.k8s.io",
+            "v1",
+            "HTTPRoute",
+        )),
+    );
+    let route: DynamicObject = serde_yaml::from_str(include_str!(
+        "../../app/testdata/istio/gateway-api-route-reviews-90-10.yaml"
+    ))
+    .unwrap();
+    routes.create(&PostParams::default(), &route).await.unwrap();
+    let m = refused(env.cluster.create_job(NS, "canary", reviews()).await);
+    assert!(m.contains("routed by HTTPRoute reviews"), "{m}");
+    assert!(
+        m.contains("kubectl delete httproute reviews -n demo-project"),
+        "{m}"
+    );
+    assert!(
+        jobs.get_opt("canary").await.unwrap().is_none(),
+        "nothing created"
+    );
+    routes
+        .delete("reviews", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // An ambient project with no waypoint: nothing would apply the VirtualService.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    namespaces
+        .patch(
+            NS,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"istio.io/dataplane-mode": "ambient"}}})),
+        )
+        .await
+        .unwrap();
+    let m = refused(env.cluster.create_job(NS, "canary", reviews()).await);
+    assert!(m.contains("ambient mode"), "{m}");
+    assert!(m.contains("no waypoint serves reviews"), "{m}");
+    assert!(
+        m.contains("istioctl waypoint apply -n demo-project --enroll-namespace"),
+        "{m}"
+    );
+    assert!(
+        jobs.get_opt("canary").await.unwrap().is_none(),
+        "nothing created"
+    );
+
+    // The same job applied with kubectl fails with the same reason and writes nothing.
+    jobs.create(&PostParams::default(), &job("gitops", reviews()))
+        .await
+        .unwrap();
+    let m = failed(&jobs, "gitops").await;
+    assert!(m.contains("no waypoint serves reviews"), "{m}");
+    assert!(job_deployments(&env.client, NS).await.is_empty());
+    assert_eq!(vs_owner(&env.client, "reviews").await, None);
+
+    // Enrolled in a waypoint, reviews is routed again: the job proceeds (its refusal is
+    // re-checked every 30 s; touching the job re-checks it at once).
+    Api::<Service>::namespaced(env.client.clone(), NS)
+        .patch(
+            "reviews",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"istio.io/use-waypoint": "waypoint"}}})),
+        )
+        .await
+        .unwrap();
+    jobs.patch(
+        "gitops",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"touched": "1"}}})),
+    )
+    .await
+    .unwrap();
+    until(
+        "the job to go live once a waypoint serves reviews",
+        || async {
+            let s = jobs.get_opt("gitops").await.ok()??.status?;
+            (s.phase? == Phase::Live).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(job_deployments(&env.client, NS).await, ["reviews-v2"]);
+
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}

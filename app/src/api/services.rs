@@ -47,6 +47,7 @@ pub(crate) mod ssr {
         let mut view = diagnose(DiagnosisInputs {
             project,
             injection_enabled: inventory.project.sidecar_injection,
+            dataplane: &inventory.project.dataplane,
             mesh: &mesh,
             workloads: &inventory.workloads,
             jobs: &jobs,

@@ -104,6 +104,7 @@ mod ssr {
             let diagnosis = diagnose(DiagnosisInputs {
                 project: &project,
                 injection_enabled: inv.project.sidecar_injection,
+                dataplane: &inv.project.dataplane,
                 mesh: &mesh,
                 workloads: &inv.workloads,
                 jobs: &jobs,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::applications::{APP_LABEL, APP_NAME_LABEL, WorkloadInfo, selects};
+use crate::domain::dataplane::ProjectDataPlane;
 use crate::domain::release::jobs::JobView;
 use crate::domain::topology::{Badge, Graph, NodeKind, node_id_service};
 
@@ -160,6 +161,8 @@ pub enum FindingKind {
     UnknownService,
     /// Routing a release job manages was changed by hand.
     HandEditedRelease,
+    /// Ambient mode without a waypoint for a Service that has L7 routing.
+    NoWaypoint,
 }
 
 impl FindingKind {
@@ -173,6 +176,7 @@ impl FindingKind {
             FindingKind::DuplicateHost => "two VirtualServices for one host",
             FindingKind::UnknownService => "names a Service that does not exist",
             FindingKind::HandEditedRelease => "release routing edited by hand",
+            FindingKind::NoWaypoint => "ambient without a waypoint",
         }
     }
 
@@ -186,6 +190,7 @@ impl FindingKind {
             FindingKind::DuplicateHost => "duplicate-host",
             FindingKind::UnknownService => "unknown-service",
             FindingKind::HandEditedRelease => "hand-edited-release",
+            FindingKind::NoWaypoint => "no-waypoint",
         }
     }
 }
@@ -283,10 +288,25 @@ pub struct DiagnosisInputs<'a> {
     pub project: &'a str,
     /// The project's `istio-injection=enabled` label: decides the sidecar advice.
     pub injection_enabled: bool,
+    /// Sidecars or ambient mode (and its waypoint), from the project's labels.
+    pub dataplane: &'a ProjectDataPlane,
     pub mesh: &'a MeshConfig,
     /// The project's Deployments, for the versions column and restart commands.
     pub workloads: &'a [WorkloadInfo],
     pub jobs: &'a [JobView],
+}
+
+/// The HTTPRoutes (of a project's, as the API serves them) attached to one of its
+/// Services by a `parentRef`: the routes that route calls to `service` in the mesh.
+pub fn http_routes_attached_to(routes: &[Value], project: &str, service: &str) -> Vec<String> {
+    let mut names: Vec<String> = routes
+        .iter()
+        .filter(|r| objects::attached_services(r, project).contains(&service))
+        .map(|r| objects::name_of(r).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Runs every check and files each finding under its Service.
@@ -296,6 +316,7 @@ pub fn diagnose(input: DiagnosisInputs<'_>) -> ServicesView {
     checks::undefined_subsets(&parsed, &mut findings);
     checks::empty_subsets(&parsed, &mut findings);
     checks::missing_sidecars(&input, &mut findings);
+    checks::missing_waypoints(&input, &parsed, &mut findings);
     checks::unnamed_ports(&input, &mut findings);
     checks::duplicate_hosts(&parsed, &mut findings);
     checks::unknown_services(&parsed, &mut findings);

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::dataplane::ProjectDataPlane;
+
 /// A namespace as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
@@ -10,6 +12,9 @@ pub struct Project {
     pub phase: String,
     /// `istio-injection=enabled`: new pods get an Envoy sidecar, so traffic is observed.
     pub sidecar_injection: bool,
+    /// Ambient mode and its waypoint (`istio.io/dataplane-mode`, `istio.io/use-waypoint`).
+    #[serde(default)]
+    pub dataplane: ProjectDataPlane,
 }
 
 impl Project {
@@ -39,6 +44,7 @@ mod tests {
             name: name.into(),
             phase: "Active".into(),
             sidecar_injection: false,
+            dataplane: ProjectDataPlane::default(),
         }
     }
 

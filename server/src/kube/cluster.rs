@@ -13,6 +13,7 @@ use sluice_app::domain::applications::{
     RoutingObject,
 };
 use sluice_app::domain::cluster::{ClusterProblem, ClusterStatus, ClusterTarget, ProblemKind};
+use sluice_app::domain::dataplane::ProjectDataPlane;
 use sluice_app::domain::diagnosis::MeshConfig;
 use sluice_app::domain::projects::Project;
 use sluice_app::domain::sample_uninstall::{ClusterObject, ObjectKind};
@@ -472,5 +473,6 @@ pub fn project_of(ns: Namespace) -> Project {
             .and_then(|s| s.phase)
             .unwrap_or_else(|| "Active".into()),
         sidecar_injection: labels.get("istio-injection").map(String::as_str) == Some("enabled"),
+        dataplane: ProjectDataPlane::from_labels(&labels),
     }
 }

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use kube::{Client, CustomResource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sluice_app::domain::dataplane::ProjectDataPlane;
+use sluice_app::domain::diagnosis::http_routes_attached_to;
 use sluice_app::domain::release::analysis::AnalysisStatus;
 use sluice_app::domain::release::render::{MANAGED_BY, RELEASE_LABEL};
 use sluice_app::domain::release::validation::{ClusterFacts, Workload};
@@ -141,14 +143,43 @@ pub async fn read_facts(
     ns: &str,
     component: &str,
 ) -> Result<(ClusterFacts, Vec<Deployment>), kube::Error> {
-    let service = Api::<Service>::namespaced(client.clone(), ns)
-        .get_opt(component)
-        .await?;
-    let deployments = Api::<Deployment>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await?
-        .items;
+    let services = Api::<Service>::namespaced(client.clone(), ns);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let all = ListParams::default();
+    let (service, deployments, namespace, routes) = tokio::try_join!(
+        services.get_opt(component),
+        deployments.list(&all),
+        // Where the routing would apply. A caller that may not read these learns nothing
+        // from them; the controller, which may, checks every job again.
+        async { unless_forbidden(namespaces.get_opt(ns).await).map(Option::flatten) },
+        async {
+            unless_forbidden(
+                super::applications::list_dynamic(
+                    client,
+                    ns,
+                    "gateway.networking.k8s.io",
+                    "v1",
+                    "HTTPRoute",
+                )
+                .await,
+            )
+            .map(Option::unwrap_or_default)
+        },
+    )?;
+    let deployments = deployments.items;
+    let service_labels = service
+        .as_ref()
+        .and_then(|s| s.metadata.labels.clone())
+        .unwrap_or_default();
     let facts = ClusterFacts {
+        service_labels,
+        dataplane: ProjectDataPlane::from_labels(
+            &namespace
+                .and_then(|n| n.metadata.labels)
+                .unwrap_or_default(),
+        ),
+        http_routes: http_routes_attached_to(&routes, ns, component),
         service_selector: service.map(|s| s.spec.and_then(|s| s.selector).unwrap_or_default()),
         workloads: deployments
             .iter()
@@ -165,6 +196,15 @@ pub async fn read_facts(
             .collect(),
     };
     Ok((facts, deployments))
+}
+
+/// `None` for a read the caller is not allowed to make.
+fn unless_forbidden<T>(r: Result<T, kube::Error>) -> Result<Option<T>, kube::Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// One release per component at a time, made atomic by a claim object: a

@@ -174,6 +174,10 @@ pub(super) fn empty_subsets(p: &Parsed<'_>, out: &mut Vec<Finding>) {
 /// observes their traffic.
 pub(super) fn missing_sidecars(input: &DiagnosisInputs<'_>, out: &mut Vec<Finding>) {
     let project = input.project;
+    if input.dataplane.ambient {
+        // Ambient pods have no sidecar by design: ztunnel carries their traffic.
+        return;
+    }
     for svc in &input.mesh.services {
         if svc.selector.is_empty() {
             continue;
@@ -231,6 +235,74 @@ pub(super) fn missing_sidecars(input: &DiagnosisInputs<'_>, out: &mut Vec<Findin
                 few(&names)
             ),
             fix,
+        });
+    }
+}
+
+/// Ambient mode: ztunnel carries traffic at L4, and only a waypoint applies L7 routing.
+/// A Service with VirtualServices, HTTPRoutes or a release job but no waypoint has
+/// routing that applies to nothing.
+pub(super) fn missing_waypoints(
+    input: &DiagnosisInputs<'_>,
+    p: &Parsed<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let project = input.project;
+    for svc in &input.mesh.services {
+        if !input.dataplane.lacks_waypoint(&svc.labels) {
+            continue;
+        }
+        let name = svc.name.as_str();
+        let mut routing: Vec<String> = p
+            .virtual_services
+            .iter()
+            .filter(|vs| {
+                vs.applies_to_mesh()
+                    && vs
+                        .hosts
+                        .iter()
+                        .any(|h| local_service(h, project) == Some(name))
+            })
+            .map(|vs| format!("VirtualService {}", vs.name))
+            .collect();
+        routing.extend(
+            p.http_routes
+                .iter()
+                .filter(|r| {
+                    r.parents
+                        .iter()
+                        .any(|r| r.local_service(project) == Some(name))
+                })
+                .map(|r| format!("HTTPRoute {}", r.name)),
+        );
+        routing.extend(
+            input
+                .jobs
+                .iter()
+                .filter(|j| j.spec.component == name)
+                .map(|j| format!("release job {}", j.name)),
+        );
+        if routing.is_empty() {
+            continue;
+        }
+        routing.sort();
+        routing.dedup();
+        out.push(Finding {
+            severity: Severity::Error,
+            kind: FindingKind::NoWaypoint,
+            service: Some(name.to_string()),
+            object: routing.join(", "),
+            problem: format!(
+                "{project} runs in Istio's ambient mode and no waypoint serves {name}: \
+                 ztunnel carries its traffic at L4 only, so {} applies to nothing (no \
+                 traffic split, matches, mirroring or L7 metrics).",
+                routing.join(", ")
+            ),
+            fix: format!(
+                "Deploy a waypoint and enrol the project (istioctl waypoint apply -n \
+                 {project} --enroll-namespace), or only this Service (kubectl label service \
+                 {name} -n {project} istio.io/use-waypoint=waypoint)."
+            ),
         });
     }
 }

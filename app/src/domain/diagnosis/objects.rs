@@ -191,6 +191,16 @@ fn reference<'a>(v: &'a Value, default_group: &'a str, default_kind: &'a str) ->
     }
 }
 
+/// The Services of `project` an HTTPRoute is attached to (its Service `parentRefs`: Gateway
+/// API's mesh routing, which a sidecar or waypoint applies to calls to that Service).
+pub(super) fn attached_services<'a>(route: &'a Value, project: &str) -> Vec<&'a str> {
+    http_route(route)
+        .parents
+        .iter()
+        .filter_map(|p| p.local_service(project))
+        .collect()
+}
+
 fn http_route(v: &Value) -> HttpRoute<'_> {
     let spec = &v["spec"];
     HttpRoute {

@@ -78,6 +78,7 @@ struct Mesh {
     workloads: Vec<WorkloadInfo>,
     jobs: Vec<JobView>,
     injection: bool,
+    dataplane: crate::domain::dataplane::ProjectDataPlane,
 }
 
 impl Mesh {
@@ -98,6 +99,7 @@ impl Mesh {
             workloads: deploys.iter().map(workload_of).collect(),
             jobs: vec![],
             injection: true,
+            dataplane: Default::default(),
         }
     }
 
@@ -123,6 +125,7 @@ impl Mesh {
         diagnose(DiagnosisInputs {
             project,
             injection_enabled: self.injection,
+            dataplane: &self.dataplane,
             mesh: &self.config,
             workloads: &self.workloads,
             jobs: &self.jobs,
@@ -693,4 +696,97 @@ fn the_topology_badges_services_with_findings() {
         ])]
     );
     assert!(graph.nodes[1].badges.is_empty());
+}
+
+#[test]
+fn http_routes_attached_to_a_service_are_found_by_their_parent_refs() {
+    // Istio's sample attaches the route to Service reviews (Gateway API mesh routing).
+    let routes = of_kind(
+        &testdata("gateway-api-route-reviews-90-10.yaml"),
+        "HTTPRoute",
+    );
+    assert_eq!(
+        super::http_routes_attached_to(&routes, P, "reviews"),
+        ["reviews"]
+    );
+    // Its backends (reviews-v1, reviews-v2) are not what it is attached to.
+    assert!(super::http_routes_attached_to(&routes, P, "reviews-v1").is_empty());
+    // A route of a Gateway (the default parent kind) routes no Service in the mesh.
+    let gateway_route: Value = serde_json::json!({
+        "metadata": {"name": "bookinfo"},
+        "spec": {"parentRefs": [{"name": "bookinfo-gateway"}],
+                 "rules": [{"backendRefs": [{"name": "productpage", "port": 9080}]}]}
+    });
+    assert!(super::http_routes_attached_to(&[gateway_route], P, "productpage").is_empty());
+    // A parentRef to a Service of another namespace is not this project's.
+    let elsewhere: Value = serde_json::json!({
+        "metadata": {"name": "r"},
+        "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "reviews",
+                                 "namespace": "other"}]}
+    });
+    assert!(super::http_routes_attached_to(&[elsewhere], P, "reviews").is_empty());
+}
+
+#[test]
+fn ambient_projects_need_a_waypoint_for_routing_not_sidecars() {
+    use crate::domain::dataplane::{ProjectDataPlane, USE_WAYPOINT_LABEL};
+    // Ambient Bookinfo: no sidecars anywhere, Istio's 80/20 split on reviews.
+    let mut mesh = Mesh::sample()
+        .with(&testdata("destination-rule-all.yaml"))
+        .with(&testdata("virtual-service-reviews-80-20.yaml"));
+    for p in &mut mesh.config.pods {
+        p.sidecar = false;
+    }
+    mesh.injection = false;
+    mesh.dataplane = ProjectDataPlane {
+        ambient: true,
+        waypoint: None,
+    };
+    let view = mesh.run(P);
+    // No sidecar warnings in ambient mode, and Services without L7 routing are fine at L4.
+    for name in ["productpage", "details", "ratings"] {
+        let k = kinds(row(&view, name));
+        assert!(
+            !k.iter()
+                .any(|(_, k)| matches!(k, FindingKind::MissingSidecar | FindingKind::NoWaypoint)),
+            "{name}: {k:?}"
+        );
+    }
+    let reviews = row(&view, "reviews");
+    assert!(
+        kinds(reviews).contains(&(Severity::Error, FindingKind::NoWaypoint)),
+        "{reviews:#?}"
+    );
+    let f = reviews
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::NoWaypoint)
+        .unwrap();
+    assert_eq!(f.object, "VirtualService reviews");
+    assert!(f.problem.contains("no waypoint serves reviews"), "{f:#?}");
+    assert!(
+        f.fix
+            .contains("istioctl waypoint apply -n bookinfo --enroll-namespace"),
+        "{f:#?}"
+    );
+
+    // Enrolled in a waypoint (the project's or the Service's own): the waypoint routes.
+    mesh.dataplane.waypoint = Some("waypoint".into());
+    let view = mesh.run(P);
+    assert!(
+        !kinds(row(&view, "reviews")).contains(&(Severity::Error, FindingKind::NoWaypoint)),
+        "{view:#?}"
+    );
+    mesh.dataplane.waypoint = None;
+    for s in &mut mesh.config.services {
+        if s.name == "reviews" {
+            s.labels
+                .insert(USE_WAYPOINT_LABEL.into(), "reviews-waypoint".into());
+        }
+    }
+    let view = mesh.run(P);
+    assert!(
+        !kinds(row(&view, "reviews")).contains(&(Severity::Error, FindingKind::NoWaypoint)),
+        "{view:#?}"
+    );
 }

@@ -576,6 +576,7 @@ mod tests {
                 .into(),
                 job: None,
             }],
+            ..ClusterFacts::default()
         };
         let mut s = spec(Strategy::TrafficRatio { new_percent: 50 });
         assert!(validate_new_job("canary-release", "demo-project", &s, &facts, &ok).is_empty());

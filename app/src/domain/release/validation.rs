@@ -13,6 +13,7 @@ use super::analysis::{
 };
 use super::rules::validate as validate_rules;
 use super::{ReleaseSpec, Strategy};
+use crate::domain::dataplane::{ProjectDataPlane, http_route_refusal, release_refusal};
 use crate::domain::names::check_dns_label;
 
 /// Replicas of a new version: a canary, not a fleet.
@@ -266,6 +267,12 @@ pub struct ClusterFacts {
     pub service_selector: Option<BTreeMap<String, String>>,
     /// Every Deployment in the namespace.
     pub workloads: Vec<Workload>,
+    /// The component Service's labels (`istio.io/use-waypoint`).
+    pub service_labels: BTreeMap<String, String>,
+    /// Sidecars or ambient mode, from the namespace's labels.
+    pub dataplane: ProjectDataPlane,
+    /// HTTPRoutes attached to the component Service.
+    pub http_routes: Vec<String>,
 }
 
 /// Everything wrong with a job given what the cluster holds: the component is a Service
@@ -298,6 +305,17 @@ pub fn check_against_cluster(
         }
         Some(s) => Some(s),
     };
+    // Where the routing would not apply: said before anything is written. A job going
+    // offline only removes what it wrote, so it may always finish.
+    if selector.is_some() && !going_offline {
+        problems.extend(release_refusal(
+            namespace,
+            component,
+            &facts.dataplane,
+            &facts.service_labels,
+        ));
+        problems.extend(http_route_refusal(namespace, component, &facts.http_routes));
+    }
     let by_name = |n: &str| facts.workloads.iter().find(|w| w.name == n);
     match by_name(&spec.base_workload) {
         None if !going_offline => problems.push(format!(
@@ -410,6 +428,7 @@ mod tests {
                 workload("reviews-v1", "reviews", "v1", None),
                 workload("ratings-v1", "ratings", "v1", None),
             ],
+            ..ClusterFacts::default()
         }
     }
 
@@ -627,5 +646,36 @@ mod tests {
         assert!(check_against_cluster("canary", "demo-project", &spec(), &facts, true).is_empty());
         let p = check_against_cluster("canary", "demo-project", &spec(), &facts, false);
         assert!(p[0].contains("does not exist"), "{p:?}");
+    }
+
+    #[test]
+    fn a_release_where_its_routing_would_not_apply_is_refused_but_may_go_offline() {
+        use crate::domain::dataplane::{DATAPLANE_MODE_LABEL, USE_WAYPOINT_LABEL};
+        let mut facts = bookinfo();
+        facts.dataplane = ProjectDataPlane {
+            ambient: true,
+            waypoint: None,
+        };
+        let p = check_against_cluster("canary", "demo-project", &spec(), &facts, false);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains(DATAPLANE_MODE_LABEL), "{p:?}");
+        assert!(p[0].contains("no waypoint serves reviews"), "{p:?}");
+        // Job Offline removes what the job wrote, whatever the project became since.
+        assert!(check_against_cluster("canary", "demo-project", &spec(), &facts, true).is_empty());
+        // The Service enrolled in a waypoint: the waypoint applies the VirtualService.
+        facts.service_labels = labels(&[(USE_WAYPOINT_LABEL, "waypoint")]);
+        assert!(check_against_cluster("canary", "demo-project", &spec(), &facts, false).is_empty());
+
+        let mut facts = bookinfo();
+        facts.http_routes = vec!["reviews".into()];
+        let p = check_against_cluster("canary", "demo-project", &spec(), &facts, false);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("routed by HTTPRoute reviews"), "{p:?}");
+        assert!(check_against_cluster("canary", "demo-project", &spec(), &facts, true).is_empty());
+        // Without a Service, the missing Service is the problem, not its routes.
+        facts.service_selector = None;
+        let p = check_against_cluster("canary", "demo-project", &spec(), &facts, false);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("There is no Service reviews"), "{p:?}");
     }
 }

@@ -60,6 +60,7 @@ fn inventory() -> ProjectInventory {
             name: "demo".into(),
             phase: "Active".into(),
             sidecar_injection: true,
+            dataplane: Default::default(),
         },
         services: [
             "productpage",
