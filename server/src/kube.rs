@@ -11,6 +11,7 @@ pub mod crd_install;
 pub mod identity;
 pub mod leader;
 pub mod objects;
+pub mod patience;
 pub mod problems;
 pub mod release_controller;
 pub mod releases;

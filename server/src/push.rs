@@ -34,7 +34,6 @@ use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Client, Resource, ResourceExt};
 use serde::Deserialize;
@@ -45,6 +44,7 @@ use sluice_app::ports::Ports;
 use tokio::sync::{broadcast, watch};
 
 use crate::context::AppState;
+use crate::kube::patience::Patience;
 use crate::kube::releases::ReleaseJob;
 
 /// A change in some namespace, as the watchers saw it.
@@ -92,7 +92,7 @@ impl Hub {
             let tx = hub.tx.clone();
             let stop = shutdown.clone();
             tokio::spawn(async move {
-                let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+                let stream = watcher::watcher(api, watcher::Config::default());
                 touch_loop(stream, Touched::Routing, tx, stop).await;
             });
         }
@@ -117,7 +117,7 @@ where
     let tx = hub.tx.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream = watcher::watcher(api, watcher::Config::default());
         touch_loop(stream, kind, tx, stop).await;
     });
 }
@@ -130,15 +130,24 @@ async fn touch_loop<K: ResourceExt>(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut stream = std::pin::pin!(stream);
+    let mut patience = Patience::default();
     loop {
         let next = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             next = stream.next() => next,
         };
+        if let Some(Ok(event)) = &next {
+            patience.saw(event);
+        }
         match next {
             None => return,
-            // The watcher backs off and reconnects on its own.
-            Some(Err(e)) => tracing::debug!("live updates: {kind:?} watch: {e}"),
+            // The watcher reconnects when polled again: after a pause that grows.
+            Some(Err(e)) => {
+                tracing::debug!("live updates: {kind:?} watch: {e}");
+                if !patience.wait(&mut stop).await {
+                    return;
+                }
+            }
             Some(Ok(WatchEvent::Apply(o) | WatchEvent::Delete(o))) => {
                 if let Some(namespace) = o.namespace() {
                     let _ = tx.send(Arc::new(Change {
@@ -158,17 +167,24 @@ async fn watch_jobs(
     tx: broadcast::Sender<Arc<Change>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = watcher::watcher(api, watcher::Config::default());
     let mut stream = std::pin::pin!(stream);
+    let mut patience = Patience::default();
     loop {
         let next = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             next = stream.next() => next,
         };
+        if let Some(Ok(event)) = &next {
+            patience.saw(event);
+        }
         let change = match next {
             None => return,
             Some(Err(e)) => {
                 tracing::debug!("live updates: release job watch: {e}");
+                if !patience.wait(&mut stop).await {
+                    return;
+                }
                 continue;
             }
             Some(Ok(WatchEvent::Apply(job) | WatchEvent::InitApply(job))) => {

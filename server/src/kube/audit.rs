@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Client, CustomResource, CustomResourceExt, ResourceExt};
 use schemars::JsonSchema;
@@ -299,8 +298,9 @@ pub async fn run(client: Client, retention: Duration, mut stop: watch::Receiver<
         return;
     }
     let jobs: Api<ReleaseJob> = Api::all(client.clone());
-    let stream = watcher::watcher(jobs, watcher::Config::default()).default_backoff();
+    let stream = watcher::watcher(jobs, watcher::Config::default());
     let mut stream = std::pin::pin!(stream);
+    let mut patience = super::patience::Patience::default();
     let mut listed: Vec<(String, String)> = Vec::new();
     let mut expiry = tokio::time::interval(Duration::from_secs(600));
     // Jobs whose history could not be written (an API error): tried again shortly, from
@@ -341,10 +341,16 @@ pub async fn run(client: Client, retention: Duration, mut stop: watch::Receiver<
             )) => Some((job.namespace().unwrap_or_default(), job.name_any())),
             _ => None,
         };
+        if let Some(Ok(event)) = &next {
+            patience.saw(event);
+        }
         let result = match next {
             None => return,
             Some(Err(e)) => {
                 tracing::debug!("audit: release job watch: {e}");
+                if !patience.wait(&mut stop).await {
+                    return;
+                }
                 continue;
             }
             Some(Ok(WatchEvent::Init)) => {
