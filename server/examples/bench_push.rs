@@ -67,16 +67,8 @@ async fn main() -> anyhow::Result<()> {
             NS,
             JOB,
             ReleaseSpec {
-                component: "reviews".into(),
-                base_workload: "reviews-v1".into(),
-                base_version: "v1".into(),
-                new_version: "v2".into(),
-                image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-                replicas: 1,
                 strategy: Strategy::TrafficRatio { new_percent: 0 },
-                taken_over_by: None,
-                creator: None,
-                analysis: None,
+                ..support::canary_spec()
             },
         )
         .await?;

@@ -11,7 +11,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use sluice_app::domain::audit::{Action, Entry, Via};
 use sluice_app::domain::release::jobs::JobChange;
-use sluice_app::domain::release::{ReleaseSpec, Side, Strategy};
+use sluice_app::domain::release::{ReleaseSpec, Side};
 use sluice_app::ports::ReleasesPort;
 use sluice_server::kube::audit::{self, ReleaseHistory};
 use sluice_server::kube::connect::from_kubeconfig_file;
@@ -20,21 +20,13 @@ use sluice_server::kube::releases::ReleaseJob;
 #[path = "support/bookinfo.rs"]
 mod support;
 
-use support::{NS, bookinfo, controller};
+use support::{NS, bookinfo, canary_spec, controller};
 
 fn spec() -> ReleaseSpec {
     ReleaseSpec {
-        component: "reviews".into(),
-        base_workload: "reviews-v1".into(),
-        base_version: "v1".into(),
-        new_version: "v2".into(),
-        image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-        replicas: 1,
-        strategy: Strategy::TrafficRatio { new_percent: 50 },
-        taken_over_by: None,
         // What a client claims is overwritten by the API server.
         creator: Some("mallory".into()),
-        analysis: None,
+        ..canary_spec()
     }
 }
 

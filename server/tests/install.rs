@@ -15,14 +15,13 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
-use sluice_app::domain::release::{ReleaseSpec, Strategy};
 use sluice_server::kube::leader::{self, LEASE_NAME};
-use sluice_server::kube::releases::{Phase, ReleaseJob, ReleaseJobSpec};
+use sluice_server::kube::releases::{Phase, ReleaseJob};
 
 #[path = "support/bookinfo.rs"]
 mod support;
 
-use support::{NS, bookinfo};
+use support::{NS, bookinfo, canary_job, canary_spec};
 
 const MANIFESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/kubernetes");
 
@@ -267,24 +266,7 @@ async fn the_console_runs_as_the_manifests_install_it() {
     let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
     jobs.create(
         &PostParams::default(),
-        &ReleaseJob::new(
-            "canary-release",
-            ReleaseJobSpec {
-                release: ReleaseSpec {
-                    component: "reviews".into(),
-                    base_workload: "reviews-v1".into(),
-                    base_version: "v1".into(),
-                    new_version: "v2".into(),
-                    image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-                    replicas: 1,
-                    strategy: Strategy::TrafficRatio { new_percent: 50 },
-                    taken_over_by: None,
-                    creator: None,
-                    analysis: None,
-                },
-                offline_keep: None,
-            },
-        ),
+        &canary_job("canary-release", canary_spec()),
     )
     .await
     .unwrap();

@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams, PostParams};
-use sluice_app::domain::release::{ReleaseSpec, Strategy};
 use sluice_server::kube::leader::{self, LEASE_NAME};
-use sluice_server::kube::releases::{Phase, ReleaseJob, ReleaseJobSpec};
+use sluice_server::kube::releases::{Phase, ReleaseJob};
 
 #[path = "support/bookinfo.rs"]
 mod support;
 
-use support::{NS, bookinfo_with_ready_delay};
+use support::{NS, bookinfo_with_ready_delay, canary_job, canary_spec};
 
 const LEASE_SECONDS: u64 = 3;
 
@@ -145,24 +144,7 @@ async fn one_console_reconciles_and_another_takes_over_when_it_dies() {
     let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
     jobs.create(
         &PostParams::default(),
-        &ReleaseJob::new(
-            "canary-release",
-            ReleaseJobSpec {
-                release: ReleaseSpec {
-                    component: "reviews".into(),
-                    base_workload: "reviews-v1".into(),
-                    base_version: "v1".into(),
-                    new_version: "v2".into(),
-                    image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-                    replicas: 1,
-                    strategy: Strategy::TrafficRatio { new_percent: 50 },
-                    taken_over_by: None,
-                    creator: Some("test".into()),
-                    analysis: None,
-                },
-                offline_keep: None,
-            },
-        ),
+        &canary_job("canary-release", canary_spec()),
     )
     .await
     .unwrap();

@@ -15,14 +15,14 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use leptos::config::LeptosOptions;
 use serde_json::json;
 use sluice_app::domain::live::{LiveMessage, Touched};
-use sluice_app::domain::release::{ReleaseSpec, Strategy};
+use sluice_app::domain::release::Strategy;
 use sluice_server::auth::proxy::ProxyConfig;
 use sluice_server::auth::session::Sealer;
 use sluice_server::auth::{Auth, Strategy as AuthStrategy};
 use sluice_server::backends::{HttpBackend, Jaeger, Prometheus};
 use sluice_server::context::AppState;
 use sluice_server::kube::connect::from_kubeconfig_file;
-use sluice_server::kube::releases::{ReleaseJob, ReleaseJobSpec};
+use sluice_server::kube::releases::ReleaseJob;
 use sluice_server::push::Hub;
 use sluice_server::router::router;
 use tower::ServiceExt;
@@ -30,7 +30,7 @@ use tower::ServiceExt;
 #[path = "support/bookinfo.rs"]
 mod support;
 
-use support::{NS, bookinfo};
+use support::{NS, bookinfo, canary_job, canary_spec};
 
 const HOST: &str = "127.0.0.1:3000";
 
@@ -145,24 +145,7 @@ async fn open(
 }
 
 fn job(name: &str) -> ReleaseJob {
-    ReleaseJob::new(
-        name,
-        ReleaseJobSpec {
-            release: ReleaseSpec {
-                component: "reviews".into(),
-                base_workload: "reviews-v1".into(),
-                base_version: "v1".into(),
-                new_version: "v2".into(),
-                image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-                replicas: 1,
-                strategy: Strategy::TrafficRatio { new_percent: 50 },
-                taken_over_by: None,
-                creator: None,
-                analysis: None,
-            },
-            offline_keep: None,
-        },
-    )
+    canary_job(name, canary_spec())
 }
 
 #[tokio::test]

@@ -13,10 +13,12 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::json;
+use sluice_app::domain::release::{ReleaseSpec, Strategy};
 use sluice_sandbox::{Sandbox, SandboxConfig};
 use sluice_server::kube::cluster::KubeCluster;
 use sluice_server::kube::connect::from_kubeconfig_file;
 use sluice_server::kube::release_controller;
+use sluice_server::kube::releases::{ReleaseJob, ReleaseJobSpec};
 
 pub const NS: &str = "demo-project";
 
@@ -107,4 +109,31 @@ pub fn controller_with_metrics(
         },
     ));
     (tx, task)
+}
+
+/// The tutorial's Canary Release of reviews: v2 beside v1, half the traffic each.
+pub fn canary_spec() -> ReleaseSpec {
+    ReleaseSpec {
+        component: "reviews".into(),
+        base_workload: "reviews-v1".into(),
+        base_version: "v1".into(),
+        new_version: "v2".into(),
+        image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
+        replicas: 1,
+        strategy: Strategy::TrafficRatio { new_percent: 50 },
+        taken_over_by: None,
+        creator: None,
+        analysis: None,
+    }
+}
+
+/// [`canary_spec`] as a ReleaseJob named `name`, as kubectl or GitOps would apply it.
+pub fn canary_job(name: &str, spec: ReleaseSpec) -> ReleaseJob {
+    ReleaseJob::new(
+        name,
+        ReleaseJobSpec {
+            release: spec,
+            offline_keep: None,
+        },
+    )
 }
