@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
                 taken_over_by: None,
                 creator: Some("bench".into()),
                 analysis: None,
+                routing: Default::default(),
             },
         )
         .await

@@ -311,6 +311,7 @@ async fn diagnosis_and_uninstall_of_the_sample_application() {
                     taken_over_by: None,
                     creator: Some("alice".into()),
                     analysis: None,
+                    routing: Default::default(),
                 },
                 offline_keep: None,
             },

@@ -9,7 +9,7 @@ use kube::discovery::ApiResource;
 use serde_json::json;
 use sluice_app::domain::release::jobs::JobChange;
 use sluice_app::domain::release::rules::{Browser, ContentRule, MatchOp, Os, RuleKind};
-use sluice_app::domain::release::{ReleaseSpec, Side, Strategy, render};
+use sluice_app::domain::release::{ReleaseSpec, Routing, Side, Strategy, render};
 use sluice_app::error::AppError;
 use sluice_app::ports::ReleasesPort;
 
@@ -30,6 +30,7 @@ fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
         taken_over_by: None,
         creator: None,
         analysis: None,
+        routing: Default::default(),
     }
 }
 
@@ -208,20 +209,16 @@ async fn bad_jobs_are_refused_before_anything_is_created() {
     sandbox.shutdown().await;
 }
 
-/// Every object the console writes, for every strategy, against Istio's CRD schemas.
+/// Every routing object the console writes, for every strategy and both routings,
+/// against Istio's and Gateway API's CRD schemas.
 #[test]
-fn rendered_objects_validate_against_istios_schemas() {
+fn rendered_objects_validate_against_istios_and_gateway_apis_schemas() {
     use sluice_sandbox::crds::{CrdInfo, builtin_crds};
     let schemas: Vec<(String, serde_json::Value)> = builtin_crds()
         .iter()
         .filter_map(|c| CrdInfo::from_crd(c).ok())
-        .filter(|c| c.group == "networking.istio.io")
-        .map(|c| {
-            (
-                c.kind.clone(),
-                c.version("v1").and_then(|v| v.schema.clone()).unwrap(),
-            )
-        })
+        .filter(|c| c.group == "networking.istio.io" || c.group == "gateway.networking.k8s.io")
+        .filter_map(|c| Some((c.kind.clone(), c.version("v1")?.schema.clone()?)))
         .collect();
     let schema = |kind: &str| &schemas.iter().find(|(k, _)| k == kind).unwrap().1;
     let rules = vec![
@@ -276,44 +273,42 @@ fn rendered_objects_validate_against_istios_schemas() {
                       "spec": {"selector": {"matchLabels": {"app": "reviews", "version": "v1"}},
                                "template": {"metadata": {"labels": {"app": "reviews", "version": "v1"}},
                                             "spec": {"containers": [{"name": "reviews", "image": "x"}]}}}});
-    for strategy in strategies {
-        for (base_ready, new_ready) in [(1, 1), (1, 0)] {
-            let r = render::render(
-                &spec("reviews", strategy.clone()),
-                "job",
-                NS,
-                &base,
-                base_ready,
-                new_ready,
-            );
-            for (kind, obj) in [
-                ("VirtualService", &r.virtual_service),
-                ("DestinationRule", &r.destination_rule),
-            ] {
-                let v = sluice_sandbox::schema::validate(schema(kind), obj);
-                assert!(
-                    v.errors.is_empty(),
-                    "{kind} for {strategy:?}: {:?}",
-                    v.errors
-                );
-                assert!(
-                    v.unknown_fields.is_empty(),
-                    "{kind} for {strategy:?}: {:?}",
-                    v.unknown_fields
-                );
+    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "reviews"},
+                         "spec": {"selector": {"app": "reviews"},
+                                  "ports": [{"name": "http", "port": 9080, "targetPort": 9080}]}});
+    let check = |obj: &serde_json::Value, what: &str| {
+        let kind = obj["kind"].as_str().unwrap();
+        if kind == "Service" {
+            return; // core, no CRD schema
+        }
+        let v = sluice_sandbox::schema::validate(schema(kind), obj);
+        assert!(v.errors.is_empty(), "{kind} for {what}: {:?}", v.errors);
+        assert!(
+            v.unknown_fields.is_empty(),
+            "{kind} for {what}: {:?}",
+            v.unknown_fields
+        );
+    };
+    let mut kinds = std::collections::BTreeSet::new();
+    for routing in [Routing::VirtualService, Routing::HttpRoute] {
+        for strategy in &strategies {
+            let mut spec = spec("reviews", strategy.clone());
+            spec.routing = routing;
+            for (base_ready, new_ready) in [(1, 1), (1, 0)] {
+                let r = render::render(&spec, "job", NS, &base, &service, base_ready, new_ready);
+                for obj in &r.routing {
+                    kinds.insert(obj["kind"].as_str().unwrap().to_string());
+                    check(obj, &format!("{strategy:?} on {routing:?}"));
+                }
+            }
+            for obj in render::survivor_routes(&spec, "v2", "job", NS, &service) {
+                check(&obj, &format!("Job Offline on {routing:?}"));
             }
         }
     }
-    let (dr, vs) = render::survivor_routes("reviews", "v2", "job", NS);
-    assert!(
-        sluice_sandbox::schema::validate(schema("VirtualService"), &vs)
-            .errors
-            .is_empty()
-    );
-    assert!(
-        sluice_sandbox::schema::validate(schema("DestinationRule"), &dr)
-            .errors
-            .is_empty()
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["DestinationRule", "HTTPRoute", "Service", "VirtualService"]
     );
 }
 

@@ -39,6 +39,7 @@ fn spec(component: &str, base: &str, new_version: &str, image: &str) -> ReleaseS
         taken_over_by: None,
         creator: None,
         analysis: None,
+        routing: Default::default(),
     }
 }
 

@@ -34,6 +34,7 @@ fn job(name: &str, component: &str, base: &str, image: &str, strategy: Strategy)
                 taken_over_by: None,
                 creator: Some("e2e".into()),
                 analysis: None,
+                routing: Default::default(),
             },
             offline_keep: None,
         },

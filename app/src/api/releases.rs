@@ -170,7 +170,8 @@ mod ssr_metrics {
         }
         let ports = use_ports()?;
         let job = ports.releases.get_job(&project, &name).await?;
-        let svc = &job.spec.component;
+        let services = job.spec.metric_services();
+        let svc = services.as_str();
         let end = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())

@@ -552,6 +552,7 @@ mod tests {
             taken_over_by: None,
             creator: Some("alice".into()),
             analysis: None,
+            routing: Default::default(),
         }
     }
 

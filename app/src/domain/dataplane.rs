@@ -92,16 +92,80 @@ pub fn http_route_refusal(project: &str, component: &str, routes: &[String]) -> 
     } else {
         ("HTTPRoutes", "them")
     };
+    let others: Vec<&String> = routes.iter().filter(|r| *r != component).collect();
+    let gateway = if others.is_empty() {
+        format!(
+            "Release it on Gateway API instead: choose \"Gateway API HTTPRoute\" routing in \
+             the wizard (routing: HTTPRoute in the job's spec), and the job writes HTTPRoute \
+             {component}"
+        )
+    } else {
+        let names: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
+        format!(
+            "To release it on Gateway API (\"Gateway API HTTPRoute\" routing, which writes \
+             HTTPRoute {component}), {} must go first",
+            names.join(", ")
+        )
+    };
     Some(format!(
         "Service {component} is routed by {noun} {} (Gateway API, attached to the Service). \
-         A release writes a VirtualService for {component}, and Istio does not support a \
-         VirtualService and an HTTPRoute for the same Service: which one applies is \
-         undefined. Sluice cannot release on an HTTPRoute yet. Delete {them} (kubectl delete \
-         httproute {} -n {project}) to release {component} here, or release another \
-         component.",
+         A VirtualService release writes a VirtualService for {component}, and Istio does not \
+         support a VirtualService and an HTTPRoute for the same Service: which one applies is \
+         undefined. {gateway}; or delete {them} (kubectl delete httproute {} -n {project}) to \
+         release with a VirtualService.",
         routes.join(", "),
         routes.join(" ")
     ))
+}
+
+/// Why a release of `component` on an HTTPRoute would not split its traffic: the cluster
+/// has no Gateway API, another HTTPRoute is attached to the Service too (Gateway API merges
+/// the rules of every route attached to a parent, so the job's weights would not decide
+/// alone), or a VirtualService routes the Service (Istio does not support both).
+pub fn gateway_refusal(
+    project: &str,
+    component: &str,
+    gateway_api_missing: bool,
+    http_routes: &[String],
+    virtual_services: &[String],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if gateway_api_missing {
+        problems.push(format!(
+            "This cluster does not serve Gateway API's HTTPRoute (gateway.networking.k8s.io/v1), \
+             so an HTTPRoute release of {component} cannot be written. Install the Gateway API \
+             CRDs (kubectl apply -f standard-install.yaml from a Gateway API release, as \
+             Istio's docs show), or choose Istio VirtualService routing."
+        ));
+    }
+    let others: Vec<&str> = http_routes
+        .iter()
+        .map(String::as_str)
+        .filter(|r| *r != component)
+        .collect();
+    if !others.is_empty() {
+        problems.push(format!(
+            "Service {component} is also routed by HTTPRoute {}: Gateway API merges the rules \
+             of every route attached to a Service, so the job's HTTPRoute {component} would not \
+             decide its traffic alone. Delete {} (kubectl delete httproute {} -n {project}), \
+             or release another component.",
+            others.join(", "),
+            if others.len() == 1 { "it" } else { "them" },
+            others.join(" ")
+        ));
+    }
+    if !virtual_services.is_empty() {
+        problems.push(format!(
+            "VirtualService {} routes {component}, and Istio does not support a VirtualService \
+             and an HTTPRoute for the same Service: which one applies is undefined. Delete it \
+             (kubectl delete virtualservice {} -n {project}; routing an earlier job left \
+             behind only sends everything to the version it kept), or choose Istio \
+             VirtualService routing.",
+            virtual_services.join(", "),
+            virtual_services.join(" ")
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -198,5 +262,42 @@ mod tests {
         let two = http_route_refusal("demo-project", "reviews", &["a".into(), "b".into()]).unwrap();
         assert!(two.contains("HTTPRoutes a, b"), "{two}");
         assert!(two.contains("httproute a b -n demo-project"), "{two}");
+    }
+
+    #[test]
+    fn an_http_route_release_needs_gateway_api_and_the_service_to_itself() {
+        assert!(gateway_refusal("demo", "reviews", false, &["reviews".into()], &[]).is_empty());
+        let p = gateway_refusal("demo", "reviews", true, &[], &[]);
+        assert!(
+            p[0].contains("does not serve Gateway API") && p[0].contains("VirtualService routing"),
+            "{p:?}"
+        );
+        let p = gateway_refusal(
+            "demo",
+            "reviews",
+            false,
+            &["reviews".into(), "canary".into()],
+            &[],
+        );
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].contains("also routed by HTTPRoute canary")
+                && p[0].contains("kubectl delete httproute canary -n demo"),
+            "{p:?}"
+        );
+        let p = gateway_refusal("demo", "reviews", false, &[], &["reviews".into()]);
+        assert!(
+            p[0].contains("kubectl delete virtualservice reviews -n demo"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_virtual_service_release_on_a_routed_service_points_to_gateway_api_routing() {
+        let m = http_route_refusal("demo", "reviews", &["reviews".into()]).unwrap();
+        assert!(
+            m.contains("Gateway API HTTPRoute") && m.contains("routing: HTTPRoute"),
+            "{m}"
+        );
     }
 }

@@ -309,6 +309,26 @@ pub fn http_routes_attached_to(routes: &[Value], project: &str, service: &str) -
     names
 }
 
+/// The VirtualServices (of a project's, as the API serves them) whose hosts name one of
+/// its Services.
+pub fn virtual_services_for(vss: &[Value], project: &str, service: &str) -> Vec<String> {
+    let mut names: Vec<String> = vss
+        .iter()
+        .filter(|vs| {
+            vs["spec"]["hosts"].as_array().is_some_and(|hosts| {
+                hosts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|h| objects::local_service(h, project) == Some(service))
+            })
+        })
+        .map(|vs| objects::name_of(vs).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Runs every check and files each finding under its Service.
 pub fn diagnose(input: DiagnosisInputs<'_>) -> ServicesView {
     let parsed = objects::Parsed::new(input.project, input.mesh);

@@ -26,9 +26,12 @@ pub fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
+/// `service` is a Service name, or several joined by `|` (a release on an HTTPRoute is
+/// reported under its per-version Services too: [`crate::domain::release::ReleaseSpec::metric_services`]).
 fn selector(reporter: &str, namespace: &str, service: &str, extra: &str) -> String {
+    let op = if service.contains('|') { "=~" } else { "=" };
     format!(
-        "reporter=\"{reporter}\",destination_service_namespace=\"{}\",destination_service_name=\"{}\"{extra}",
+        "reporter=\"{reporter}\",destination_service_namespace=\"{}\",destination_service_name{op}\"{}\"{extra}",
         escape(namespace),
         escape(service)
     )
@@ -674,5 +677,18 @@ mod tests {
             [("v1".to_string(), 70.0), ("v2".to_string(), 30.0)]
         );
         assert!(observed_split(&[s("v1", 0.0)]).is_empty());
+    }
+
+    #[test]
+    fn several_services_are_matched_as_one_regex() {
+        let q = rps_by_version("demo", "reviews|reviews-v1|reviews-v2", "1m");
+        assert!(
+            q.contains("destination_service_name=~\"reviews|reviews-v1|reviews-v2\""),
+            "{q}"
+        );
+        assert!(
+            rps_by_version("demo", "reviews", "1m")
+                .contains("destination_service_name=\"reviews\"")
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! are safe to apply and render the Istio objects, so the controller only does IO.
 
 pub mod analysis;
+pub mod gateway;
 pub mod jobs;
 pub mod re2;
 pub mod render;
@@ -81,6 +82,42 @@ impl Strategy {
     }
 }
 
+/// What a release writes to route traffic: Istio's VirtualService and DestinationRule
+/// subsets, or a Gateway API HTTPRoute attached to the component's Service (GAMMA, mesh
+/// routing) with weighted backends to one Service per version. Istio recommends Gateway
+/// API for new setups, and in ambient mode a waypoint applies HTTPRoutes fully (its
+/// VirtualService support is Alpha).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+pub enum Routing {
+    #[default]
+    VirtualService,
+    #[serde(rename = "HTTPRoute")]
+    HttpRoute,
+}
+
+impl Routing {
+    /// As the wizard and the job page name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Routing::VirtualService => "Istio VirtualService",
+            Routing::HttpRoute => "Gateway API HTTPRoute",
+        }
+    }
+
+    /// The `routing` field's value in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Routing::VirtualService => "VirtualService",
+            Routing::HttpRoute => "HTTPRoute",
+        }
+    }
+
+    pub fn is_virtual_service(&self) -> bool {
+        *self == Routing::VirtualService
+    }
+}
+
 /// A DNS-1123 label, as the CRD's schema checks it (the controller and the port check
 /// the same with [`crate::domain::names::check_dns_label`], with a better message).
 pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
@@ -136,6 +173,9 @@ pub struct ReleaseSpec {
     /// the traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<analysis::Analysis>,
+    /// What the release writes: `VirtualService` (the default) or `HTTPRoute`.
+    #[serde(default, skip_serializing_if = "Routing::is_virtual_service")]
+    pub routing: Routing,
 }
 
 impl ReleaseSpec {
@@ -149,6 +189,27 @@ impl ReleaseSpec {
         {
             Some(prefix) => format!("{prefix}{}", self.new_version),
             None => format!("{}-{}", self.base_workload, self.new_version),
+        }
+    }
+
+    /// The Service of one version an HTTPRoute release sends traffic to:
+    /// `<component>-<version>`, e.g. `reviews-v2`.
+    pub fn version_service(&self, version: &str) -> String {
+        format!("{}-{version}", self.component)
+    }
+
+    /// The Services Istio reports this job's traffic under (`destination_service_name`),
+    /// joined by `|`: the component for a VirtualService, and the per-version Services an
+    /// HTTPRoute sends it to.
+    pub fn metric_services(&self) -> String {
+        match self.routing {
+            Routing::VirtualService => self.component.clone(),
+            Routing::HttpRoute => format!(
+                "{}|{}|{}",
+                self.component,
+                self.version_service(&self.base_version),
+                self.version_service(&self.new_version)
+            ),
         }
     }
 }
@@ -169,6 +230,7 @@ mod tests {
             taken_over_by: None,
             creator: None,
             analysis: None,
+            routing: Default::default(),
         }
     }
 

@@ -368,6 +368,7 @@ mod tests {
                 taken_over_by: None,
                 creator: None,
                 analysis: None,
+                routing: Default::default(),
             },
             offline_keep: None,
             phase: Some("Live".into()),

@@ -70,7 +70,7 @@ pub fn crd_yaml() -> String {
 
 /// The revision of the ReleaseHistory CRD's schema: raise it with every change, so an
 /// older console never downgrades it (`crd_install`).
-pub const CRD_REVISION: u32 = 1;
+pub const CRD_REVISION: u32 = 2;
 
 /// The CRD, with its revision.
 pub fn crd()

@@ -42,7 +42,7 @@ use sluice_app::domain::release::validation::{
     check_against_cluster, check_namespace, check_spec, names_are_valid,
 };
 use sluice_app::domain::release::weights::Held;
-use sluice_app::domain::release::{ReleaseSpec, Side};
+use sluice_app::domain::release::{ReleaseSpec, Routing, Side};
 use sluice_app::ports::MetricsPort;
 
 use super::releases::{
@@ -107,20 +107,32 @@ pub struct Context {
     pub metrics: Arc<dyn MetricsPort>,
 }
 
-fn vs_resource() -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "networking.istio.io",
-        "v1",
-        "VirtualService",
-    ))
+/// The API of a routing object the controller writes, by kind.
+pub(crate) fn routing_api(client: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let (group, version) = match kind {
+        "VirtualService" | "DestinationRule" => ("networking.istio.io", "v1"),
+        "HTTPRoute" => ("gateway.networking.k8s.io", "v1"),
+        _ => ("", "v1"),
+    };
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    Api::namespaced_with(client.clone(), ns, &ar)
 }
 
-fn dr_resource() -> ApiResource {
-    ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "networking.istio.io",
-        "v1",
-        "DestinationRule",
-    ))
+/// Writes routing objects in order (what is referred to first); `true` if every one was
+/// created (none existed before).
+async fn put_all_routing(
+    client: &Client,
+    ns: &str,
+    jobs: &Api<ReleaseJob>,
+    objects: &[Value],
+    job: &str,
+) -> Result<bool, Error> {
+    let mut created = true;
+    for desired in objects {
+        let kind = desired["kind"].as_str().unwrap_or_default();
+        created &= put_routing(&routing_api(client, ns, kind), jobs, desired, job).await?;
+    }
+    Ok(created)
 }
 
 fn managed_by_us(labels: &std::collections::BTreeMap<String, String>) -> bool {
@@ -210,6 +222,8 @@ pub async fn reconcile(job: Arc<ReleaseJob>, ctx: Arc<Context>) -> Result<Action
 struct Found {
     base: Option<Box<Deployment>>,
     new: Option<Box<Deployment>>,
+    /// The component's Service, as JSON (an HTTPRoute release copies its ports).
+    service: Value,
 }
 
 enum Admission {
@@ -235,9 +249,12 @@ async fn check_job_found(
     let mut found = Found {
         base: None,
         new: None,
+        service: Value::Null,
     };
     if names_are_valid(spec) && check_namespace(&ns).is_ok() {
-        let (facts, deployments) = read_facts(client, &ns, &spec.component).await?;
+        let read = read_facts(client, &ns, &spec.component).await?;
+        let (facts, deployments) = (read.facts, read.deployments);
+        found.service = serde_json::to_value(read.service).unwrap_or_default();
         problems.extend(check_against_cluster(
             &name,
             &ns,
@@ -408,8 +425,11 @@ async fn put_routing(
     job: &str,
 ) -> Result<bool, Error> {
     let name = desired["metadata"]["name"].as_str().unwrap_or_default();
-    let obj: DynamicObject = serde_json::from_value(desired.clone())
+    let mut obj: DynamicObject = serde_json::from_value(desired.clone())
         .map_err(|e| Error::Blocked(format!("rendered object is invalid: {e}")))?;
+    let applied = render::digest(&desired["spec"]);
+    obj.annotations_mut()
+        .insert(render::APPLIED_ANNOTATION.into(), applied.clone());
     match api.get_opt(name).await? {
         None => {
             api.create(&PostParams::default(), &obj).await?;
@@ -438,10 +458,22 @@ async fn put_routing(
                 // Left by a finished job (plain routing to its survivor): a new job may take it.
                 tracing::debug!("taking over routing left by job {other}");
             }
-            if existing.data.get("spec") != desired.get("spec") || existing.labels() != obj.labels()
-            {
-                let mut obj = obj;
+            // Ours as we wrote it last, and every field we set still as we set it (fields
+            // the API server added do not count; a hand edit of ours does).
+            let unchanged = existing.annotations().get(render::APPLIED_ANNOTATION)
+                == Some(&applied)
+                && existing
+                    .data
+                    .get("spec")
+                    .is_some_and(|spec| render::covers(spec, &desired["spec"]));
+            if !unchanged || existing.labels() != obj.labels() {
                 obj.metadata.resource_version = existing.metadata.resource_version.clone();
+                // A Service keeps the cluster IP it was given.
+                for ip in ["clusterIP", "clusterIPs"] {
+                    if let Some(v) = existing.data["spec"].get(ip) {
+                        obj.data["spec"][ip] = v.clone();
+                    }
+                }
                 api.replace(name, &PostParams::default(), &obj).await?;
             }
             Ok(false)
@@ -563,18 +595,20 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
         .filter(|d| d.action != Step::NotStarted)
         .map(|d| d.status.clone());
     let applied = analysis::effective_spec(spec, analysis_status.as_ref());
-    let rendered = render::render(&applied, &name, &ns, &base_json, base_ready, new_ready);
-
-    let dr_api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &dr_resource());
-    let vs_api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &vs_resource());
-    let created_dr = match put_routing(&dr_api, &jobs, &rendered.destination_rule, &name).await {
-        Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
-        other => other?,
-    };
-    let created_vs = match put_routing(&vs_api, &jobs, &rendered.virtual_service, &name).await {
-        Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
-        other => other?,
-    };
+    let rendered = render::render(
+        &applied,
+        &name,
+        &ns,
+        &base_json,
+        &found.service,
+        base_ready,
+        new_ready,
+    );
+    let created_routes =
+        match put_all_routing(&ctx.client, &ns, &jobs, &rendered.routing, &name).await {
+            Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
+            other => other?,
+        };
 
     let previous = job.status.clone().unwrap_or_default();
     let (phase, message) = match (rendered.held, applied.taken_over_by) {
@@ -697,7 +731,7 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
             },
         ],
         observed_generation: job.metadata.generation,
-        created_routes: previous.created_routes || (created_dr && created_vs),
+        created_routes: previous.created_routes || created_routes,
         // The base this job started from: Job Offline deletes that object and no other.
         base_uid: previous.base_uid.clone().or(base.metadata.uid.clone()),
         analysis: analysis_status.clone(),
@@ -786,7 +820,7 @@ async fn measure(ctx: &Context, ns: &str, spec: &ReleaseSpec) -> Result<Measured
         .analysis
         .as_ref()
         .map_or(analysis::MIN_INTERVAL_SECONDS, |a| a.interval_seconds);
-    let [rps, success, p99] = gate_queries(ns, &spec.component, window);
+    let [rps, success, p99] = gate_queries(ns, &spec.metric_services(), window);
     let at = k8s_openapi::jiff::Timestamp::now().as_second() as f64;
     let m = &ctx.metrics;
     let (rps, success, p99) =
@@ -852,14 +886,23 @@ async fn go_offline(
     write_status(&jobs, job, status).await?;
 
     // Routing first, so no request is sent to the workload about to disappear.
-    let (dr, vs) = render::survivor_routes(&spec.component, kept_version, &name, &ns);
-    let dr_api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &dr_resource());
-    let vs_api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &vs_resource());
-    for (api, desired) in [(&vs_api, &vs), (&dr_api, &dr)] {
-        match put_routing(api, &jobs, desired, &name).await {
-            Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
-            other => other?,
-        };
+    let survivor = render::survivor_routes(spec, kept_version, &name, &ns, &found.service);
+    match put_all_routing(&ctx.client, &ns, &jobs, &survivor, &name).await {
+        Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
+        other => other?,
+    };
+    // An HTTPRoute release also had a Service for the version that goes.
+    let gone_version = match keep {
+        Side::New => &spec.base_version,
+        Side::Base => &spec.new_version,
+    };
+    if spec.routing == Routing::HttpRoute {
+        delete_ours(
+            &routing_api(&ctx.client, &ns, "Service"),
+            &spec.version_service(gone_version),
+            &name,
+        )
+        .await?;
     }
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let left = match (gone, gone_uid) {
@@ -937,32 +980,43 @@ async fn undo(job: &ReleaseJob, ctx: &Context) -> Result<(), Error> {
     let name = job.name_any();
     let spec = &job.spec.release;
     let jobs: Api<ReleaseJob> = Api::namespaced(ctx.client.clone(), &ns);
-    let dr_api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &dr_resource());
-    let vs_api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &vs_resource());
     let created = job.status.as_ref().is_some_and(|s| s.created_routes);
-    let (dr, vs) = render::survivor_routes(&spec.component, &spec.base_version, &name, &ns);
-    for (api, survivor) in [(&vs_api, &vs), (&dr_api, &dr)] {
-        let Some(existing) = api.get_opt(&spec.component).await? else {
-            continue;
-        };
-        if existing.labels().get(RELEASE_LABEL) != Some(&name) {
-            continue;
+    if created {
+        // Everything the job wrote, routes before what they name.
+        for (kind, object) in render::routing_objects(spec).iter().rev() {
+            delete_ours(&routing_api(&ctx.client, &ns, kind), object, &name).await?;
         }
-        if created {
-            let dp = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: existing.metadata.uid.clone(),
-                    resource_version: existing.metadata.resource_version.clone(),
-                }),
-                ..DeleteParams::default()
+    } else {
+        // Routing was there before the job: back to the base, and the new version's
+        // Service (an HTTPRoute release) goes.
+        let service =
+            match Api::<k8s_openapi::api::core::v1::Service>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&spec.component)
+                .await?
+            {
+                Some(s) => serde_json::to_value(s).unwrap_or_default(),
+                None => Value::Null,
             };
-            match api.delete(&spec.component, &dp).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
+        let survivor = render::survivor_routes(spec, &spec.base_version, &name, &ns, &service);
+        for desired in &survivor {
+            let kind = desired["kind"].as_str().unwrap_or_default();
+            let api = routing_api(&ctx.client, &ns, kind);
+            let object = desired["metadata"]["name"].as_str().unwrap_or_default();
+            let Some(existing) = api.get_opt(object).await? else {
+                continue;
+            };
+            if existing.labels().get(RELEASE_LABEL) != Some(&name) {
+                continue;
             }
-        } else {
-            put_routing(api, &jobs, survivor, &name).await?;
+            put_routing(&api, &jobs, desired, &name).await?;
+        }
+        if spec.routing == Routing::HttpRoute {
+            delete_ours(
+                &routing_api(&ctx.client, &ns, "Service"),
+                &spec.version_service(&spec.new_version),
+                &name,
+            )
+            .await?;
         }
     }
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
@@ -984,4 +1038,29 @@ async fn undo(job: &ReleaseJob, ctx: &Context) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Deletes routing object `object` if it carries job `job`'s label (preconditions on its
+/// uid and resourceVersion, so nothing rewritten meanwhile goes); gone already is fine.
+async fn delete_ours(api: &Api<DynamicObject>, object: &str, job: &str) -> Result<(), Error> {
+    let Some(existing) = api.get_opt(object).await? else {
+        return Ok(());
+    };
+    if existing.labels().get(RELEASE_LABEL).map(String::as_str) != Some(job)
+        || !managed_by_us(existing.labels())
+    {
+        return Ok(());
+    }
+    let dp = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: existing.metadata.uid.clone(),
+            resource_version: existing.metadata.resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(object, &dp).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

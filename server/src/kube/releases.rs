@@ -11,12 +11,15 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
-use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
+    Preconditions,
+};
 use kube::{Client, CustomResource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_app::domain::dataplane::ProjectDataPlane;
-use sluice_app::domain::diagnosis::http_routes_attached_to;
+use sluice_app::domain::diagnosis::{http_routes_attached_to, virtual_services_for};
 use sluice_app::domain::release::analysis::AnalysisStatus;
 use sluice_app::domain::release::render::{MANAGED_BY, RELEASE_LABEL};
 use sluice_app::domain::release::validation::{ClusterFacts, Workload};
@@ -136,37 +139,64 @@ pub struct ReleaseJobStatus {
     pub analysis: Option<AnalysisStatus>,
 }
 
-/// The Deployments of `ns` and the selector of Service `component`, as the checks in
-/// [`sluice_app::domain::release::validation`] take them (plus the Deployments).
-pub async fn read_facts(
-    client: &Client,
-    ns: &str,
-    component: &str,
-) -> Result<(ClusterFacts, Vec<Deployment>), kube::Error> {
+/// What a job's namespace holds, as the checks in
+/// [`sluice_app::domain::release::validation`] take it: the Deployments, Service
+/// `component`, where routing would apply (the namespace's data plane, HTTPRoutes attached
+/// to the Service, VirtualServices naming it, whether Gateway API is served at all).
+pub struct Facts {
+    pub facts: ClusterFacts,
+    pub deployments: Vec<Deployment>,
+    /// The component's Service (an HTTPRoute release copies its ports and selector).
+    pub service: Option<Service>,
+}
+
+pub async fn read_facts(client: &Client, ns: &str, component: &str) -> Result<Facts, kube::Error> {
     let services = Api::<Service>::namespaced(client.clone(), ns);
     let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
     let namespaces = Api::<Namespace>::all(client.clone());
     let all = ListParams::default();
-    let (service, deployments, namespace, routes) = tokio::try_join!(
+    let (service, deployments, namespace, routes, virtual_services) = tokio::try_join!(
         services.get_opt(component),
         deployments.list(&all),
         // Where the routing would apply. A caller that may not read these learns nothing
         // from them; the controller, which may, checks every job again.
         async { unless_forbidden(namespaces.get_opt(ns).await).map(Option::flatten) },
+        // `None`: the cluster does not serve HTTPRoutes (no Gateway API CRDs).
+        async {
+            let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(
+                "gateway.networking.k8s.io",
+                "v1",
+                "HTTPRoute",
+            ));
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+            match api.list(&ListParams::default()).await {
+                Ok(list) => Ok(Some(
+                    list.items
+                        .into_iter()
+                        .filter_map(|o| serde_json::to_value(o).ok())
+                        .collect::<Vec<_>>(),
+                )),
+                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(Some(Vec::new())),
+                Err(e) => Err(e),
+            }
+        },
         async {
             unless_forbidden(
                 super::applications::list_dynamic(
                     client,
                     ns,
-                    "gateway.networking.k8s.io",
+                    "networking.istio.io",
                     "v1",
-                    "HTTPRoute",
+                    "VirtualService",
                 )
                 .await,
             )
             .map(Option::unwrap_or_default)
         },
     )?;
+    let gateway_api_missing = routes.is_none();
+    let routes = routes.unwrap_or_default();
     let deployments = deployments.items;
     let service_labels = service
         .as_ref()
@@ -180,7 +210,11 @@ pub async fn read_facts(
                 .unwrap_or_default(),
         ),
         http_routes: http_routes_attached_to(&routes, ns, component),
-        service_selector: service.map(|s| s.spec.and_then(|s| s.selector).unwrap_or_default()),
+        virtual_services: virtual_services_for(&virtual_services, ns, component),
+        gateway_api_missing,
+        service_selector: service
+            .as_ref()
+            .map(|s| s.spec.clone().and_then(|s| s.selector).unwrap_or_default()),
         workloads: deployments
             .iter()
             .map(|d| Workload {
@@ -195,7 +229,11 @@ pub async fn read_facts(
             })
             .collect(),
     };
-    Ok((facts, deployments))
+    Ok(Facts {
+        facts,
+        deployments,
+        service,
+    })
 }
 
 /// `None` for a read the caller is not allowed to make.
@@ -436,7 +474,7 @@ pub async fn release_claim(
 
 /// The revision of the ReleaseJob CRD's schema: raise it with every change to the
 /// ReleaseJob types, so an older console never downgrades it (`crd_install`).
-pub const CRD_REVISION: u32 = 3;
+pub const CRD_REVISION: u32 = 4;
 
 /// The CRD, with its revision.
 pub fn crd()

@@ -3,10 +3,11 @@
 //! the same slider never overwrite each other silently: the second gets a 409, turned
 //! into a message that says what the job looks like now.
 
+use ::kube::ResourceExt;
 use ::kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use ::kube::{ResourceExt, discovery::ApiResource};
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
 use sluice_app::domain::applications::RoutingObject;
 use sluice_app::domain::audit;
@@ -20,6 +21,7 @@ use sluice_app::error::AppError;
 use sluice_app::ports::ReleasesPort;
 
 use super::cluster::KubeCluster;
+use super::release_controller::routing_api;
 use super::releases::{
     ClaimError, Claimed, ReleaseJob, ReleaseJobSpec, claim, read_facts, release_claim,
 };
@@ -74,15 +76,6 @@ pub fn view(job: ReleaseJob, project: &str) -> JobView {
             .as_ref()
             .map(|t| now.as_second() - t.0.as_second()),
     }
-}
-
-fn routing_api(client: &::kube::Client, ns: &str, kind: &str) -> Api<::kube::api::DynamicObject> {
-    let ar = ApiResource::from_gvk(&::kube::api::GroupVersionKind::gvk(
-        "networking.istio.io",
-        "v1",
-        kind,
-    ));
-    Api::namespaced_with(client.clone(), ns, &ar)
 }
 
 /// The answer to a second job for a component.
@@ -187,7 +180,7 @@ impl ReleasesPort for KubeCluster {
             read_facts(&client, project, &spec.component)
                 .await
                 .map_err(|e| self.api_error("reading workloads", e))?
-                .0
+                .facts
         } else {
             ClusterFacts::default()
         };
@@ -207,18 +200,30 @@ impl ReleasesPort for KubeCluster {
         {
             return Err(busy(&spec.component, &other.name_any()));
         }
-        for kind in ["VirtualService", "DestinationRule"] {
+        for (kind, object) in render::routing_objects(&spec) {
             let api = routing_api(&client, project, kind);
-            match api.get_opt(&spec.component).await {
+            match api.get_opt(&object).await {
                 Ok(Some(obj))
                     if obj.labels().get(MANAGED_BY.0).map(String::as_str) != Some(MANAGED_BY.1) =>
                 {
+                    let what = if kind == "Service" {
+                        format!(
+                            "a Service {object} that Sluice does not manage, and an HTTPRoute \
+                             release routes version traffic through a Service of that name. \
+                             Sluice never overwrites it: rename or delete it, choose another \
+                             version number, or choose Istio VirtualService routing."
+                        )
+                    } else {
+                        format!(
+                            "a {kind} ({object}) that Sluice does not manage: it was written by \
+                             hand or by another tool, and Sluice never overwrites it silently. \
+                             Either let Sluice manage it (the job then replaces its routes), or \
+                             delete it, or release another component."
+                        )
+                    };
                     return Err(AppError::Conflict(format!(
-                        "{} already has a {kind} ({}) that Sluice does not manage: it was written \
-                         by hand or by another tool, and Sluice never overwrites it silently. \
-                         Either let Sluice manage it (the job then replaces its routes), or \
-                         delete it, or release another component.",
-                        spec.component, spec.component
+                        "{} already has {what}",
+                        spec.component
                     )));
                 }
                 Ok(_) => {}
@@ -380,32 +385,28 @@ impl ReleasesPort for KubeCluster {
         name: &str,
         spec: &ReleaseSpec,
     ) -> Result<Vec<RoutingObject>, AppError> {
-        let deployments: Api<Deployment> = Api::namespaced(self.client()?, project);
-        let base = deployments
-            .get(&spec.base_workload)
-            .await
-            .map_err(|e| self.api_error("reading the base workload", e))?;
+        let client = self.client()?;
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), project);
+        let services: Api<Service> = Api::namespaced(client, project);
+        let (base, service) = futures::try_join!(
+            deployments.get(&spec.base_workload),
+            services.get(&spec.component)
+        )
+        .map_err(|e| self.api_error("reading the base workload and its Service", e))?;
         let base = serde_json::to_value(base).unwrap_or_default();
+        let service = serde_json::to_value(service).unwrap_or_default();
         // As applied once both versions have ready pods.
-        let r = render::render(spec, name, project, &base, 1, 1);
+        let r = render::render(spec, name, project, &base, &service, 1, 1);
         let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).unwrap_or_default();
-        Ok(vec![
-            RoutingObject {
-                kind: "Deployment".into(),
-                name: spec.new_workload(),
-                yaml: yaml(&r.deployment),
-            },
-            RoutingObject {
-                kind: "DestinationRule".into(),
-                name: spec.component.clone(),
-                yaml: yaml(&r.destination_rule),
-            },
-            RoutingObject {
-                kind: "VirtualService".into(),
-                name: spec.component.clone(),
-                yaml: yaml(&r.virtual_service),
-            },
-        ])
+        let object = |v: &serde_json::Value| RoutingObject {
+            kind: v["kind"].as_str().unwrap_or_default().into(),
+            name: v["metadata"]["name"].as_str().unwrap_or_default().into(),
+            yaml: yaml(v),
+        };
+        Ok(std::iter::once(&r.deployment)
+            .chain(&r.routing)
+            .map(object)
+            .collect())
     }
 
     async fn history(
@@ -429,7 +430,7 @@ impl ReleasesPort for KubeCluster {
 
     async fn adopt_routing(&self, project: &str, component: &str) -> Result<(), AppError> {
         let client = self.client()?;
-        for kind in ["VirtualService", "DestinationRule"] {
+        for kind in ["VirtualService", "DestinationRule", "HTTPRoute"] {
             let api = routing_api(&client, project, kind);
             let patch = json!({"metadata": {"labels": {MANAGED_BY.0: MANAGED_BY.1}}});
             match api

@@ -124,6 +124,7 @@ pub fn canary_spec() -> ReleaseSpec {
         taken_over_by: None,
         creator: None,
         analysis: None,
+        routing: Default::default(),
     }
 }
 

@@ -258,6 +258,7 @@ pub fn reviews_job(name: &str, image: &str, strategy: Strategy, plan: Analysis) 
                 taken_over_by: None,
                 creator: Some("test".into()),
                 analysis: Some(plan),
+                routing: Default::default(),
             },
             offline_keep: None,
         },

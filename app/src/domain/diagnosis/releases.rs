@@ -9,6 +9,7 @@ use super::objects::name_of;
 use super::{DiagnosisInputs, Finding, FindingKind, Severity};
 use crate::domain::release::jobs::JobView;
 use crate::domain::release::render::{self, MANAGED_BY, RELEASE_LABEL};
+use crate::domain::release::{Routing, gateway};
 
 /// The phases in which the controller keeps the routing as rendered.
 const RENDERED_PHASES: [&str; 3] = ["Progressing", "Live", "TakenOver"];
@@ -26,10 +27,13 @@ pub(super) fn hand_edited(input: &DiagnosisInputs<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let component = job.spec.component.as_str();
-        let pairs = [
-            ("VirtualService", &input.mesh.virtual_services),
-            ("DestinationRule", &input.mesh.destination_rules),
-        ];
+        let pairs = match job.spec.routing {
+            Routing::VirtualService => vec![
+                ("VirtualService", &input.mesh.virtual_services),
+                ("DestinationRule", &input.mesh.destination_rules),
+            ],
+            Routing::HttpRoute => vec![("HTTPRoute", &input.mesh.http_routes)],
+        };
         for (kind, objects) in pairs {
             let Some(actual) = objects.iter().find(|o| name_of(o) == component) else {
                 continue;
@@ -63,6 +67,28 @@ pub(super) fn hand_edited(input: &DiagnosisInputs<'_>, out: &mut Vec<Finding>) {
             {
                 continue;
             }
+            if kind == "HTTPRoute" {
+                // The weights of ordinary traffic, by per-version Service.
+                let configured: Vec<(String, i64)> = job_weights(job)
+                    .into_iter()
+                    .map(|(v, w)| (job.spec.version_service(&v), w))
+                    .collect();
+                if let Some(found) = gateway::weights(&actual["spec"])
+                    && found != configured
+                {
+                    out.push(hand_edit_warning(
+                        component,
+                        object,
+                        format!(
+                            "It was edited by hand: it sends {}, but release job {} set {}.",
+                            weights_text(&found),
+                            job.name,
+                            weights_text(&configured)
+                        ),
+                    ));
+                }
+                continue;
+            }
             let Some(expected) = rendered_spec(job, project, kind) else {
                 continue;
             };
@@ -84,19 +110,23 @@ pub(super) fn hand_edited(input: &DiagnosisInputs<'_>, out: &mut Vec<Finding>) {
                     job.name
                 ),
             };
-            out.push(Finding {
-                severity: Severity::Warning,
-                kind: FindingKind::HandEditedRelease,
-                service: Some(component.to_string()),
-                object,
-                problem,
-                fix: format!(
-                    "Change traffic on the job's page (the slider, rules, Take Over) instead: \
-                     the job writes its own routing back at its next reconcile and the edit is \
-                     lost. To route {component} by hand, finish or delete the job first."
-                ),
-            });
+            out.push(hand_edit_warning(component, object, problem));
         }
+    }
+}
+
+fn hand_edit_warning(component: &str, object: String, problem: String) -> Finding {
+    Finding {
+        severity: Severity::Warning,
+        kind: FindingKind::HandEditedRelease,
+        service: Some(component.to_string()),
+        object,
+        problem,
+        fix: format!(
+            "Change traffic on the job's page (the slider, rules, Take Over) instead: \
+             the job writes its own routing back at its next reconcile and the edit is \
+             lost. To route {component} by hand, finish or delete the job first."
+        ),
     }
 }
 

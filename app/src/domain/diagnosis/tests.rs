@@ -531,6 +531,7 @@ fn canary_job(phase: &str) -> JobView {
         taken_over_by: None,
         creator: None,
         analysis: None,
+        routing: Default::default(),
     };
     let version = |v: &str, w: &str, weight| VersionView {
         version: v.into(),
@@ -789,4 +790,63 @@ fn ambient_projects_need_a_waypoint_for_routing_not_sidecars() {
         !kinds(row(&view, "reviews")).contains(&(Severity::Error, FindingKind::NoWaypoint)),
         "{view:#?}"
     );
+}
+
+/// The tutorial's canary release on Gateway API: per-version Services and the HTTPRoute,
+/// as the controller renders them.
+fn mid_gateway_release() -> Mesh {
+    let mut mesh = Mesh::bookinfo(&[
+        "productpage-v1",
+        "details-v1",
+        "ratings-v1",
+        "reviews-v1",
+        "reviews-v2",
+    ]);
+    let mut job = canary_job("Live");
+    job.spec.routing = crate::domain::release::Routing::HttpRoute;
+    let service = json!({"metadata": {"labels": {"app": "reviews"}},
+                         "spec": {"selector": {"app": "reviews"},
+                                  "ports": [{"name": "http", "port": 9080}]}});
+    let r = render::render(&job.spec, &job.name, P, &json!({}), &service, 1, 1);
+    for o in r.routing {
+        match o["kind"].as_str() {
+            Some("Service") => mesh.config.services.push(MeshService::from_object(&o)),
+            _ => mesh.config.http_routes.push(o),
+        }
+    }
+    mesh.jobs.push(job);
+    mesh
+}
+
+#[test]
+fn a_gateway_api_release_as_the_job_renders_it_is_normal_and_a_hand_edit_is_reported() {
+    let view = mid_gateway_release().run(P);
+    assert!(row(&view, "reviews").is_normal(), "{view:#?}");
+    assert!(row(&view, "reviews-v2").is_normal(), "{view:#?}");
+    let mut mesh = mid_gateway_release();
+    let refs = &mut mesh.config.http_routes[0]["spec"]["rules"][0]["backendRefs"];
+    refs[0]["weight"] = json!(90);
+    refs[1]["weight"] = json!(10);
+    let reviews = row(&mesh.run(P), "reviews").clone();
+    assert_eq!(
+        kinds(&reviews),
+        [(Severity::Warning, FindingKind::HandEditedRelease)]
+    );
+    let problem = &reviews.findings[0].problem;
+    assert!(
+        problem.contains("reviews-v1 90% / reviews-v2 10%")
+            && problem.contains("reviews-v1 50% / reviews-v2 50%"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn virtual_services_naming_a_service_are_found_by_their_hosts() {
+    let vss = [
+        json!({"metadata": {"name": "a"}, "spec": {"hosts": ["reviews"]}}),
+        json!({"metadata": {"name": "b"}, "spec": {"hosts": [format!("reviews.{P}.svc.cluster.local")]}}),
+        json!({"metadata": {"name": "c"}, "spec": {"hosts": ["reviews.elsewhere"]}}),
+        json!({"metadata": {"name": "d"}, "spec": {"hosts": ["ratings"]}}),
+    ];
+    assert_eq!(super::virtual_services_for(&vss, P, "reviews"), ["a", "b"]);
 }

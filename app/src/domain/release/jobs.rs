@@ -356,6 +356,7 @@ mod tests {
             taken_over_by: None,
             creator: None,
             analysis: None,
+            routing: Default::default(),
         }
     }
 

@@ -1,14 +1,15 @@
 //! Renders a release into the objects the controller applies: the new version's
-//! Deployment (a copy of the base with the new image and version), the DestinationRule
-//! subsets for both versions, and the VirtualService routes of the strategy, with the
-//! readiness rule applied. Pure: the same inputs always give the same objects, so the
-//! controller can compare and the YAML preview shows exactly what will be applied.
+//! Deployment (a copy of the base with the new image and version), and the routing of the
+//! job's [`Routing`]: DestinationRule subsets and the strategy's VirtualService routes, or
+//! per-version Services and an HTTPRoute ([`super::gateway`]), with the readiness rule
+//! applied. Pure: the same inputs always give the same objects, so the controller can
+//! compare and the YAML preview shows exactly what will be applied.
 
 use serde_json::{Value, json};
 
-use super::rules::to_match;
+use super::rules::{ContentRule, to_match};
 use super::weights::{Held, Split, effective, requested};
-use super::{ReleaseSpec, Strategy};
+use super::{ReleaseSpec, Routing, Strategy, gateway};
 
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "sluice");
 /// Names the job an object belongs to.
@@ -18,12 +19,54 @@ pub const RELEASE_LABEL: &str = "sluice.dev/release";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     pub deployment: Value,
-    pub destination_rule: Value,
-    pub virtual_service: Value,
+    /// The routing objects, in the order they are applied (what is referred to first:
+    /// subsets before the routes naming them, Services before the route to them).
+    pub routing: Vec<Value>,
     /// The split of ordinary traffic actually configured.
     pub split: Split,
     /// Why it differs from the request, if it does.
     pub held: Option<Held>,
+}
+
+/// What the routing does now, whichever objects say it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Plan<'a> {
+    /// Ordinary traffic by the split, nothing else.
+    Weighted,
+    /// Requests matching every rule to the new version; the rest by the split.
+    MatchedToNew(&'a [ContentRule]),
+    /// The split, and this percentage copied to the new version.
+    Mirror(u8),
+}
+
+/// The plan for a job given the pods ready on each side: the split it asks for, held
+/// where a side has no ready pod, and no matched or mirrored traffic to a new version
+/// that cannot answer.
+pub fn plan(
+    spec: &ReleaseSpec,
+    base_ready: i32,
+    new_ready: i32,
+) -> (Plan<'_>, Split, Option<Held>) {
+    let (split, held) = effective(
+        requested(&spec.strategy, spec.taken_over_by),
+        base_ready,
+        new_ready,
+    );
+    let new_is_ready = new_ready > 0;
+    let plan = match (&spec.strategy, spec.taken_over_by) {
+        (Strategy::RequestContent { rules }, None) if new_is_ready => Plan::MatchedToNew(rules),
+        (Strategy::Mirroring { percent }, None) if new_is_ready => {
+            Plan::Mirror((*percent).min(100))
+        }
+        _ => Plan::Weighted,
+    };
+    let held = match (&spec.strategy, spec.taken_over_by) {
+        (Strategy::RequestContent { .. } | Strategy::Mirroring { .. }, None) if !new_is_ready => {
+            Some(Held::NewNotReady)
+        }
+        _ => held,
+    };
+    (plan, split, held)
 }
 
 /// Server-owned metadata a copy must not carry over.
@@ -125,29 +168,18 @@ pub fn virtual_service(
     base_ready: i32,
     new_ready: i32,
 ) -> (Value, Split, Option<Held>) {
-    let (split, held) = effective(
-        requested(&spec.strategy, spec.taken_over_by),
-        base_ready,
-        new_ready,
-    );
-    let new_is_ready = new_ready > 0;
-    let http = match (&spec.strategy, spec.taken_over_by) {
-        (Strategy::RequestContent { rules }, None) if new_is_ready => json!([
+    let (plan, split, held) = plan(spec, base_ready, new_ready);
+    let http = match plan {
+        Plan::MatchedToNew(rules) => json!([
             {"name": "matched-to-new", "match": [to_match(rules)], "route": [{"destination": dest(spec, &spec.new_version)}]},
             {"name": "everyone-else", "route": weighted(spec, split)},
         ]),
-        (Strategy::Mirroring { percent }, None) if new_is_ready => json!([{
+        Plan::Mirror(percent) => json!([{
             "route": weighted(spec, split),
             "mirror": dest(spec, &spec.new_version),
-            "mirrorPercentage": {"value": f64::from((*percent).min(100))},
+            "mirrorPercentage": {"value": f64::from(percent)},
         }]),
-        _ => json!([{"route": weighted(spec, split)}]),
-    };
-    let held = match (&spec.strategy, spec.taken_over_by) {
-        (Strategy::RequestContent { .. } | Strategy::Mirroring { .. }, None) if !new_is_ready => {
-            Some(Held::NewNotReady)
-        }
-        _ => held,
+        Plan::Weighted => json!([{"route": weighted(spec, split)}]),
     };
     let vs = json!({
         "apiVersion": "networking.istio.io/v1",
@@ -158,52 +190,130 @@ pub fn virtual_service(
     (vs, split, held)
 }
 
-/// Everything for one job.
+/// Everything for one job. `service` is the component's Service as the API returns it
+/// (an HTTPRoute release copies its ports and selector into the per-version Services).
 pub fn render(
     spec: &ReleaseSpec,
     job: &str,
     namespace: &str,
     base_deployment: &Value,
+    service: &Value,
     base_ready: i32,
     new_ready: i32,
 ) -> Rendered {
-    let (virtual_service, split, held) =
-        virtual_service(spec, job, namespace, base_ready, new_ready);
+    let (routing, split, held) = match spec.routing {
+        Routing::VirtualService => {
+            let (vs, split, held) = virtual_service(spec, job, namespace, base_ready, new_ready);
+            (
+                vec![destination_rule(spec, job, namespace), vs],
+                split,
+                held,
+            )
+        }
+        Routing::HttpRoute => {
+            let (route, split, held) =
+                gateway::http_route(spec, job, namespace, service, base_ready, new_ready);
+            let mut objects: Vec<Value> = [&spec.base_version, &spec.new_version]
+                .into_iter()
+                .map(|v| gateway::version_service(spec, v, job, namespace, service))
+                .collect();
+            objects.push(route);
+            (objects, split, held)
+        }
+    };
     Rendered {
         deployment: new_deployment(spec, job, base_deployment),
-        destination_rule: destination_rule(spec, job, namespace),
-        virtual_service,
+        routing,
         split,
         held,
     }
 }
 
 /// Plain routing to the one version left after "Job Offline": all traffic to `version`,
-/// so the VirtualService keeps working (and stays the console's) without the other.
+/// so the routing keeps working (and stays the console's) without the other, in the order
+/// it is applied.
 pub fn survivor_routes(
-    component: &str,
+    spec: &ReleaseSpec,
     version: &str,
     job: &str,
     namespace: &str,
-) -> (Value, Value) {
-    let metadata = json!({
-        "name": component, "namespace": namespace,
-        "labels": {MANAGED_BY.0: MANAGED_BY.1, RELEASE_LABEL: job},
-    });
-    (
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": metadata,
-            "spec": {"host": component, "subsets": [{"name": version, "labels": {"version": version}}]},
-        }),
-        json!({
-            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-            "metadata": metadata,
-            "spec": {"hosts": [component], "http": [{"route": [
-                {"destination": {"host": component, "subset": version}, "weight": 100}
-            ]}]},
-        }),
-    )
+    service: &Value,
+) -> Vec<Value> {
+    let component = spec.component.as_str();
+    match spec.routing {
+        Routing::HttpRoute => vec![
+            gateway::version_service(spec, version, job, namespace, service),
+            gateway::survivor_route(spec, version, job, namespace, service),
+        ],
+        Routing::VirtualService => {
+            let metadata = json!({
+                "name": component, "namespace": namespace,
+                "labels": {MANAGED_BY.0: MANAGED_BY.1, RELEASE_LABEL: job},
+            });
+            vec![
+                json!({
+                    "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+                    "metadata": metadata,
+                    "spec": {"host": component, "subsets": [{"name": version, "labels": {"version": version}}]},
+                }),
+                json!({
+                    "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+                    "metadata": metadata,
+                    "spec": {"hosts": [component], "http": [{"route": [
+                        {"destination": {"host": component, "subset": version}, "weight": 100}
+                    ]}]},
+                }),
+            ]
+        }
+    }
+}
+
+/// (kind, name) of every routing object a job of this spec may write, in the order they
+/// are applied; deleted in reverse.
+pub fn routing_objects(spec: &ReleaseSpec) -> Vec<(&'static str, String)> {
+    match spec.routing {
+        Routing::VirtualService => vec![
+            ("DestinationRule", spec.component.clone()),
+            ("VirtualService", spec.component.clone()),
+        ],
+        Routing::HttpRoute => vec![
+            ("Service", spec.version_service(&spec.base_version)),
+            ("Service", spec.version_service(&spec.new_version)),
+            ("HTTPRoute", spec.component.clone()),
+        ],
+    }
+}
+
+/// On every routing object the controller writes: a digest of the spec it wrote last, so
+/// it can tell its own change (a digest that differs) from fields the API server added.
+pub const APPLIED_ANNOTATION: &str = "sluice.dev/applied-spec";
+
+/// A stable digest of a JSON value (FNV-1a over its compact text; serde_json keeps object
+/// keys sorted, so equal values give equal text).
+pub fn digest(v: &Value) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in v.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Does `actual` say everything `desired` says? Every field of `desired` is in `actual`
+/// with the same value (numbers by value, so `50` and `50.0` agree), arrays element by
+/// element with the same length. Fields the API server adds (defaults, a Service's
+/// cluster IP) do not count as a difference.
+pub fn covers(actual: &Value, desired: &Value) -> bool {
+    match (actual, desired) {
+        (Value::Object(a), Value::Object(d)) => d
+            .iter()
+            .all(|(k, dv)| a.get(k).is_some_and(|av| covers(av, dv)) || dv.is_null()),
+        (Value::Array(a), Value::Array(d)) => {
+            a.len() == d.len() && a.iter().zip(d).all(|(av, dv)| covers(av, dv))
+        }
+        (Value::Number(a), Value::Number(d)) => a.as_f64() == d.as_f64(),
+        _ => actual == desired,
+    }
 }
 
 #[cfg(test)]
@@ -224,6 +334,7 @@ mod tests {
             taken_over_by: None,
             creator: None,
             analysis: None,
+            routing: Default::default(),
         }
     }
 
@@ -367,5 +478,31 @@ mod tests {
             json!([{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}])
         );
         assert_eq!(dr["metadata"]["labels"][MANAGED_BY.0], "sluice");
+    }
+
+    #[test]
+    fn covers_ignores_what_the_api_server_adds_but_not_a_changed_value() {
+        let desired = json!({"rules": [{"backendRefs": [{"name": "reviews-v1", "weight": 50}]}]});
+        let defaulted = json!({"rules": [{"backendRefs": [
+            {"group": "", "kind": "Service", "name": "reviews-v1", "weight": 50.0}],
+            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}]});
+        assert!(covers(&defaulted, &desired));
+        let edited = json!({"rules": [{"backendRefs": [{"name": "reviews-v1", "weight": 80}]}]});
+        assert!(!covers(&edited, &desired));
+        let more = json!({"rules": [{"backendRefs": [{"name": "reviews-v1", "weight": 50}]}, {}]});
+        assert!(
+            !covers(&more, &desired),
+            "a rule added by hand is a difference"
+        );
+    }
+
+    #[test]
+    fn the_digest_tells_specs_apart_and_is_stable() {
+        let a = json!({"hosts": ["reviews"], "http": [{"mirror": {"host": "reviews"}}]});
+        let b = json!({"hosts": ["reviews"], "http": [{}]});
+        assert_eq!(digest(&a), digest(&a.clone()));
+        assert_ne!(digest(&a), digest(&b));
+        // Pinned: a digest must not change between builds, or every object is rewritten.
+        assert_eq!(digest(&json!({})), "08f44b07b5901a25");
     }
 }

@@ -12,8 +12,10 @@ use super::analysis::{
     MAX_STEPS, MIN_INTERVAL_SECONDS,
 };
 use super::rules::validate as validate_rules;
-use super::{ReleaseSpec, Strategy};
-use crate::domain::dataplane::{ProjectDataPlane, http_route_refusal, release_refusal};
+use super::{ReleaseSpec, Routing, RuleKind, Strategy};
+use crate::domain::dataplane::{
+    ProjectDataPlane, gateway_refusal, http_route_refusal, release_refusal,
+};
 use crate::domain::names::check_dns_label;
 
 /// Replicas of a new version: a canary, not a fleet.
@@ -125,6 +127,9 @@ pub fn check_spec(
     if let Some(plan) = &spec.analysis {
         problems.extend(check_analysis(plan, &spec.strategy));
     }
+    if spec.routing == Routing::HttpRoute {
+        problems.extend(check_gateway_names(spec));
+    }
     if let Some(c) = &spec.creator
         && c.len() > MAX_CREATOR_LEN
     {
@@ -132,6 +137,41 @@ pub fn check_spec(
             "The creator is {} characters long: at most {MAX_CREATOR_LEN} are allowed.",
             c.len()
         ));
+    }
+    problems
+}
+
+/// What an HTTPRoute release names beyond a VirtualService one: a Service per version
+/// (`<component>-<version>`, a DNS label too), and header and query parameter names as
+/// Gateway API's CRD accepts them.
+fn check_gateway_names(spec: &ReleaseSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    if check_dns_label("", &spec.component).is_ok() {
+        for v in [&spec.base_version, &spec.new_version] {
+            if check_dns_label("", v).is_ok()
+                && let Err(e) = check_dns_label(
+                    "The version's Service name (an HTTPRoute release routes to one Service per version)",
+                    &spec.version_service(v),
+                )
+            {
+                problems.push(e);
+            }
+        }
+    }
+    if let Strategy::RequestContent { rules } = &spec.strategy {
+        for (i, r) in rules.iter().enumerate() {
+            let name = match &r.kind {
+                RuleKind::Header { name } | RuleKind::Query { name } => name,
+                _ => continue,
+            };
+            if !name.is_empty() && !super::gateway::match_name_ok(name) {
+                problems.push(format!(
+                    "{}: Gateway API matches names of letters, digits and !#$%&'*+-.^_`|~ only. \
+                     Rename it, or choose Istio VirtualService routing.",
+                    super::rules::rule_label(i + 1, r)
+                ));
+            }
+        }
     }
     problems
 }
@@ -273,6 +313,10 @@ pub struct ClusterFacts {
     pub dataplane: ProjectDataPlane,
     /// HTTPRoutes attached to the component Service.
     pub http_routes: Vec<String>,
+    /// VirtualServices whose hosts name the component.
+    pub virtual_services: Vec<String>,
+    /// The cluster does not serve Gateway API's HTTPRoute.
+    pub gateway_api_missing: bool,
 }
 
 /// Everything wrong with a job given what the cluster holds: the component is a Service
@@ -314,7 +358,18 @@ pub fn check_against_cluster(
             &facts.dataplane,
             &facts.service_labels,
         ));
-        problems.extend(http_route_refusal(namespace, component, &facts.http_routes));
+        match spec.routing {
+            Routing::VirtualService => {
+                problems.extend(http_route_refusal(namespace, component, &facts.http_routes))
+            }
+            Routing::HttpRoute => problems.extend(gateway_refusal(
+                namespace,
+                component,
+                facts.gateway_api_missing,
+                &facts.http_routes,
+                &facts.virtual_services,
+            )),
+        }
     }
     let by_name = |n: &str| facts.workloads.iter().find(|w| w.name == n);
     match by_name(&spec.base_workload) {
@@ -403,6 +458,7 @@ mod tests {
             taken_over_by: None,
             creator: None,
             analysis: None,
+            routing: Default::default(),
         }
     }
 
@@ -677,5 +733,70 @@ mod tests {
         let p = check_against_cluster("canary", "demo-project", &spec(), &facts, false);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("There is no Service reviews"), "{p:?}");
+    }
+
+    #[test]
+    fn an_http_route_release_is_checked_for_what_gateway_api_needs() {
+        let mut gw = spec();
+        gw.routing = Routing::HttpRoute;
+        let mut facts = bookinfo();
+        // Its own HTTPRoute (a previous job's, or this job's) is what it writes.
+        facts.http_routes = vec!["reviews".into()];
+        assert!(check_against_cluster("canary", "demo-project", &gw, &facts, false).is_empty());
+        facts.http_routes.push("reviews-split".into());
+        facts.virtual_services = vec!["reviews".into()];
+        facts.gateway_api_missing = true;
+        let p = check_against_cluster("canary", "demo-project", &gw, &facts, false);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("does not serve Gateway API"), "{p:?}");
+        assert!(
+            p[1].contains("also routed by HTTPRoute reviews-split"),
+            "{p:?}"
+        );
+        assert!(
+            p[2].contains("VirtualService reviews routes reviews"),
+            "{p:?}"
+        );
+        // Nothing stops a job from going offline.
+        assert!(check_against_cluster("canary", "demo-project", &gw, &facts, true).is_empty());
+        // Ambient without a waypoint: no HTTPRoute applies either.
+        let mut facts = bookinfo();
+        facts.dataplane = ProjectDataPlane {
+            ambient: true,
+            waypoint: None,
+        };
+        let p = check_against_cluster("canary", "demo-project", &gw, &facts, false);
+        assert!(p[0].contains("no waypoint serves reviews"), "{p:?}");
+    }
+
+    #[test]
+    fn an_http_route_release_needs_version_service_names_and_gateway_api_match_names() {
+        let mut gw = spec();
+        gw.routing = Routing::HttpRoute;
+        gw.component = "c".repeat(61);
+        let p = check_spec("canary", "demo-project", &gw, &|_| Ok(()));
+        assert!(
+            p.iter().any(|m| m.contains("The version's Service name")),
+            "{p:?}"
+        );
+        gw.routing = Routing::VirtualService;
+        let p = check_spec("canary", "demo-project", &gw, &|_| Ok(()));
+        assert!(!p.iter().any(|m| m.contains("Service name")), "{p:?}");
+
+        let mut gw = spec();
+        gw.routing = Routing::HttpRoute;
+        gw.strategy = Strategy::RequestContent {
+            rules: vec![ContentRule {
+                kind: RuleKind::Query { name: "a b".into() },
+                op: MatchOp::Exact,
+                value: "1".into(),
+            }],
+        };
+        let p = check_spec("canary", "demo-project", &gw, &|_| Ok(()));
+        assert!(
+            p.iter()
+                .any(|m| m.contains("Rule 1 (query a b): Gateway API")),
+            "{p:?}"
+        );
     }
 }

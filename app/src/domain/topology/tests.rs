@@ -101,6 +101,7 @@ fn job(name: &str, phase: &str) -> JobView {
             taken_over_by: None,
             creator: None,
             analysis: None,
+            routing: Default::default(),
         },
         offline_keep: None,
         phase: Some(phase.into()),

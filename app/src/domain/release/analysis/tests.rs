@@ -23,6 +23,7 @@ fn spec_with(strategy: Strategy, plan: Analysis) -> ReleaseSpec {
         taken_over_by: None,
         creator: None,
         analysis: Some(plan),
+        routing: Default::default(),
     }
 }
 
