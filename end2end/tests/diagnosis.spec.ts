@@ -180,7 +180,18 @@ spec:
   kubectl('delete', 'virtualservice', 'reviews', '-n', P);
   await page.getByRole('button', { name: 'Refresh' }).click();
   await expect(page.getByTestId('services-summary')).toContainText('4 services, all Normal.');
-  await canaryRelease(page, P);
+  // In ambient mode the wizard releases on Gateway API, which a waypoint applies fully.
+  await wizard(page, P, 'Canary Release', 'canary-release', 'reviews', 'kubesphere/examples-bookinfo-reviews-v2:1.13.0');
+  const routing = page.getByRole('group', { name: 'Routing' });
+  await expect(routing.getByLabel('Gateway API HTTPRoute')).toBeChecked();
+  await expect(routing).toContainText('runs in Istio\'s ambient mode');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.locator('details.yaml[data-kind="HTTPRoute"] pre')).toBeVisible();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await expect(page).toHaveURL(/\/grayscale-release\/jobs\/canary-release\?/);
+  await hydrated(page);
+  await expect(page.getByTestId('phase')).toHaveText('Live', { timeout: 30_000 });
+  await expect(page.getByTestId('job-routing')).toHaveText('Routing: Gateway API HTTPRoute');
 });
 
 test('Uninstall Sample Application: refused while a release job exists, then removes all the console created', async ({ page }) => {

@@ -157,6 +157,7 @@ mod tests {
                 taken_over_by: None,
                 creator: None,
                 analysis: Some(Analysis::recommended()),
+                routing: Default::default(),
             },
             offline_keep: None,
             phase: Some("Live".into()),

@@ -195,6 +195,7 @@ fn Detail(project: String, name: String) -> impl IntoView {
                                             </span>
                                         </h2>
                                         <p data-testid="job-message">{j.message.clone().unwrap_or_default()}</p>
+                                        <p class="hint" data-testid="job-routing">{format!("Routing: {}", j.spec.routing.label())}</p>
                                     </section>
                                     <div class="version-cards">
                                         {version_cards(&j)}

@@ -24,7 +24,7 @@ use crate::domain::release::analysis::form::PlanForm;
 use crate::domain::release::jobs::{check_image, suggest_image};
 use crate::domain::release::rules::{ContentRule, MatchOp, RuleKind, validate as validate_rules};
 use crate::domain::release::validation::check_analysis;
-use crate::domain::release::{ReleaseSpec, Side, Strategy};
+use crate::domain::release::{ReleaseSpec, Routing, Side, Strategy};
 
 const STEPS: [&str; 5] = [
     "Basic Info",
@@ -41,6 +41,8 @@ struct Choice {
     service: String,
     workloads: Vec<WorkloadInfo>,
     active_job: Option<String>,
+    /// The project runs in Istio's ambient mode: HTTPRoute routing suits it best.
+    ambient: bool,
 }
 
 fn next_version(versions: &[String]) -> String {
@@ -76,6 +78,15 @@ fn Wizard(project: String) -> impl IntoView {
         Some("mirroring") => "mirroring",
         _ => "ratio",
     };
+    // `?routing=httproute` opens the wizard on Gateway API routing.
+    let initial_routing = match query.read_untracked().get("routing").as_deref() {
+        Some("httproute") => Routing::HttpRoute,
+        _ => Routing::VirtualService,
+    };
+    let routing = RwSignal::new(initial_routing);
+    // Until the person picks one: HTTPRoute in an ambient project (its waypoint supports
+    // Gateway API fully, VirtualService only as Alpha), VirtualService elsewhere.
+    let routing_picked = RwSignal::new(query.read_untracked().get("routing").is_some());
     let step = RwSignal::new(0usize);
     let name = RwSignal::new(String::new());
     let chosen = RwSignal::new(None::<Choice>);
@@ -104,6 +115,7 @@ fn Wizard(project: String) -> impl IntoView {
             move || project.clone(),
             |p| async move {
                 let apps = list_applications(p.clone()).await?;
+                let ambient = apps.project.dataplane.ambient;
                 let jobs = list_release_jobs(p).await.unwrap_or_default();
                 Ok::<_, crate::error::AppError>(
                     apps.applications
@@ -123,6 +135,7 @@ fn Wizard(project: String) -> impl IntoView {
                                         .map(|j| j.name.clone()),
                                     service: c.service.name.clone(),
                                     workloads: c.workloads,
+                                    ambient,
                                 })
                         })
                         .collect::<Vec<_>>(),
@@ -165,6 +178,7 @@ fn Wizard(project: String) -> impl IntoView {
             // The server records the signed-in user; nothing the browser says counts.
             creator: None,
             analysis,
+            routing: routing.get(),
         })
     };
 
@@ -369,6 +383,9 @@ fn Wizard(project: String) -> impl IntoView {
                                                                     on:change=move |_| {
                                                                         base.set(c.workloads.first().cloned());
                                                                         chosen.set(Some(c.clone()));
+                                                                        if !routing_picked.get_untracked() {
+                                                                            routing.set(if c.ambient { Routing::HttpRoute } else { Routing::VirtualService });
+                                                                        }
                                                                     }
                                                                 />
                                                                 <strong>{service}</strong>
@@ -441,6 +458,7 @@ fn Wizard(project: String) -> impl IntoView {
                                 })
                                 .collect_view()}
                         </fieldset>
+                        <RoutingChoice routing picked=routing_picked component=chosen.get_untracked().map(|c| c.service).unwrap_or_default() ambient=chosen.get_untracked().is_some_and(|c| c.ambient) />
                         {move || match strategy.get().as_str() {
                             "content" => view! {
                                 <p class="hint">{format!("Requests matching every rule go to {n1}; all others stay on {b1}.")}</p>
@@ -478,6 +496,7 @@ fn Wizard(project: String) -> impl IntoView {
                         .into_any()
                 }
                 _ => view! {
+                    <p class="routing-used">{move || format!("Routing: {}", routing.get().label())}</p>
                     <p>"This is exactly what the job will apply once both versions have ready pods (until then, traffic stays on the current version):"</p>
                     <Transition fallback=|| view! { <p class="loading">"Rendering…"</p> }>
                         {move || preview.get().map(|r| match r {
@@ -571,6 +590,54 @@ fn yaml_list(objects: Vec<RoutingObject>) -> impl IntoView {
                 })
                 .collect_view()}
         </div>
+    }
+}
+
+/// Which objects the release writes: Istio's VirtualService or Gateway API's HTTPRoute.
+#[component]
+fn RoutingChoice(
+    routing: RwSignal<Routing>,
+    picked: RwSignal<bool>,
+    component: String,
+    ambient: bool,
+) -> impl IntoView {
+    let options = [
+        (
+            Routing::VirtualService,
+            "virtualservice",
+            format!(
+                "A DestinationRule with a subset per version and a VirtualService for {component}, \
+                 as KubeSphere writes them."
+            ),
+        ),
+        (
+            Routing::HttpRoute,
+            "httproute",
+            format!(
+                "An HTTPRoute attached to Service {component} with a Service per version \
+                 ({component}-<version>): Istio's recommended API, the one ambient waypoints \
+                 support fully, and the one to use when {component} is routed by an HTTPRoute \
+                 already."
+            ),
+        ),
+    ];
+    view! {
+        <fieldset class="field">
+            <legend>"Routing"</legend>
+            {options
+                .into_iter()
+                .map(|(r, value, hint)| view! {
+                    <label>
+                        <input type="radio" name="routing" value=value prop:checked=move || routing.get() == r on:change=move |_| { routing.set(r); picked.set(true); } />
+                        {r.label()}
+                        <span class="hint">{hint}</span>
+                    </label>
+                })
+                .collect_view()}
+            {ambient.then(|| view! {
+                <p class="hint">"This project runs in Istio's ambient mode: its waypoint applies HTTPRoutes fully (VirtualServices only as Alpha), so Gateway API HTTPRoute is the default here."</p>
+            })}
+        </fieldset>
     }
 }
 
