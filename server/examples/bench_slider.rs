@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
                 creator: Some("bench".into()),
                 analysis: None,
                 routing: Default::default(),
+                http_route: None,
             },
         )
         .await

@@ -9,7 +9,9 @@
 //! - request content: the logged-in user jason (an `end-user` header match) is served by v2,
 //!   everyone else by v1; deleting the job removes the HTTPRoute and both Services;
 //! - automatic steps: the checks read Istio's metrics under the per-version Services'
-//!   names, so a healthy v2 walks its steps and takes over.
+//!   names, so a healthy v2 walks its steps and takes over;
+//! - someone's own HTTPRoute attached to reviews is the route released, once they let
+//!   Sluice manage it (a 409 first, never silently).
 
 use std::path::Path;
 use std::process::Command;
@@ -50,6 +52,7 @@ fn spec(strategy: Strategy) -> ReleaseSpec {
         creator: None,
         analysis: None,
         routing: Routing::HttpRoute,
+        http_route: None,
     }
 }
 
@@ -67,17 +70,22 @@ fn kubectl_json(kubeconfig: &Path, args: &[&str]) -> Option<Value> {
         .then(|| serde_json::from_slice(&out.stdout).unwrap())
 }
 
-async fn http_route(client: &kube::Client, ns: &str) -> Option<Value> {
+fn http_routes(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
         "gateway.networking.k8s.io",
         "v1",
         "HTTPRoute",
     ));
-    let r = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar)
-        .get_opt("reviews")
-        .await
-        .ok()??;
+    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &ar)
+}
+
+async fn http_route_named(client: &kube::Client, ns: &str, name: &str) -> Option<Value> {
+    let r = http_routes(client, ns).get_opt(name).await.ok()??;
     serde_json::to_value(r).ok()
+}
+
+async fn http_route(client: &kube::Client, ns: &str) -> Option<Value> {
+    http_route_named(client, ns, "reviews").await
 }
 
 /// (backend Service, weight) of the route's last rule: its ordinary traffic.
@@ -373,6 +381,56 @@ async fn automatic_steps_read_the_version_services_metrics(env: &Env) {
     );
 }
 
+/// A component routed by someone's own HTTPRoute is released on that route, once they let
+/// Sluice manage it (never silently).
+async fn an_attached_route_is_the_one_released(env: &Env) {
+    let ns = "gw-adopt";
+    let cluster = from_kubeconfig_file(env.sandbox.kubeconfig_path(), None, true).await;
+    let theirs: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "reviews-split", "namespace": ns},
+        "spec": {"parentRefs": [{"group": "", "kind": "Service", "name": "reviews", "port": 9080}],
+                 "rules": [{"backendRefs": [{"name": "reviews", "port": 9080}]}]}
+    }))
+    .unwrap();
+    http_routes(&env.client, ns)
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
+    let s = spec(Strategy::TrafficRatio { new_percent: 40 });
+    let preview = cluster.preview_job(ns, "adopt", &s).await.unwrap();
+    assert!(
+        preview
+            .iter()
+            .any(|o| o.kind == "HTTPRoute" && o.name == "reviews-split"),
+        "the review shows the attached route: {:?}",
+        preview.iter().map(|o| &o.name).collect::<Vec<_>>()
+    );
+    let Err(AppError::Conflict(m)) = cluster.create_job(ns, "adopt", s.clone()).await else {
+        panic!("someone's HTTPRoute was taken without asking");
+    };
+    assert!(
+        m.contains("HTTPRoute (reviews-split)") && m.contains("does not manage"),
+        "{m}"
+    );
+    // "Let Sluice manage its routing", then Create again.
+    cluster.adopt_routing(ns, "reviews").await.unwrap();
+    let view = cluster.create_job(ns, "adopt", s).await.unwrap();
+    assert_eq!(view.spec.http_route.as_deref(), Some("reviews-split"));
+    within("their route to carry the split", LIMIT, || async {
+        let r = http_route_named(&env.client, ns, "reviews-split").await?;
+        (backends(&r) == pair(60, 40)).then_some(())
+    })
+    .await;
+    assert!(
+        http_route(&env.client, ns).await.is_none(),
+        "no second route"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    const N: usize = 400;
+    assert_share(v2_share(&env.sandbox, ns, N), 0.4, N, "40% on their route");
+}
+
 /// Stops a spawned task when dropped.
 struct Abort(tokio::task::JoinHandle<()>);
 
@@ -384,12 +442,13 @@ impl Drop for Abort {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releases_on_gateway_api_split_match_and_take_over_in_the_mesh() {
-    let env = support::start(&["gw-canary", "gw-content", "gw-auto"]).await;
+    let env = support::start(&["gw-canary", "gw-content", "gw-auto", "gw-adopt"]).await;
     let (stop, task) = controller(&env.client, env.metrics());
     tokio::join!(
         canary_through_the_console(&env),
         request_content_and_delete(&env),
         automatic_steps_read_the_version_services_metrics(&env),
+        an_attached_route_is_the_one_released(&env),
     );
     stop.send_replace(true);
     let _ = task.await;

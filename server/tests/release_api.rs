@@ -31,6 +31,7 @@ fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
         creator: None,
         analysis: None,
         routing: Default::default(),
+        http_route: None,
     }
 }
 

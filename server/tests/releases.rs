@@ -35,6 +35,7 @@ fn job(name: &str, component: &str, base: &str, image: &str, strategy: Strategy)
                 creator: Some("e2e".into()),
                 analysis: None,
                 routing: Default::default(),
+                http_route: None,
             },
             offline_keep: None,
         },

@@ -93,11 +93,12 @@ pub fn http_route_refusal(project: &str, component: &str, routes: &[String]) -> 
         ("HTTPRoutes", "them")
     };
     let others: Vec<&String> = routes.iter().filter(|r| *r != component).collect();
-    let gateway = if others.is_empty() {
+    let gateway = if routes.len() == 1 {
         format!(
             "Release it on Gateway API instead: choose \"Gateway API HTTPRoute\" routing in \
              the wizard (routing: HTTPRoute in the job's spec), and the job writes HTTPRoute \
-             {component}"
+             {}",
+            routes[0]
         )
     } else {
         let names: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
@@ -125,6 +126,7 @@ pub fn http_route_refusal(project: &str, component: &str, routes: &[String]) -> 
 pub fn gateway_refusal(
     project: &str,
     component: &str,
+    route: &str,
     gateway_api_missing: bool,
     http_routes: &[String],
     virtual_services: &[String],
@@ -141,14 +143,23 @@ pub fn gateway_refusal(
     let others: Vec<&str> = http_routes
         .iter()
         .map(String::as_str)
-        .filter(|r| *r != component)
+        .filter(|r| *r != route)
         .collect();
     if !others.is_empty() {
+        let adopt = if others.len() == 1 {
+            format!(
+                ", or release on it instead (httpRoute: {} in the job; the wizard picks the \
+                 route attached to a component by itself)",
+                others[0]
+            )
+        } else {
+            String::new()
+        };
         problems.push(format!(
             "Service {component} is also routed by HTTPRoute {}: Gateway API merges the rules \
-             of every route attached to a Service, so the job's HTTPRoute {component} would not \
-             decide its traffic alone. Delete {} (kubectl delete httproute {} -n {project}), \
-             or release another component.",
+             of every route attached to a Service, so the job's HTTPRoute {route} would not \
+             decide its traffic alone. Delete {} (kubectl delete httproute {} -n \
+             {project}){adopt}.",
             others.join(", "),
             if others.len() == 1 { "it" } else { "them" },
             others.join(" ")
@@ -266,14 +277,25 @@ mod tests {
 
     #[test]
     fn an_http_route_release_needs_gateway_api_and_the_service_to_itself() {
-        assert!(gateway_refusal("demo", "reviews", false, &["reviews".into()], &[]).is_empty());
-        let p = gateway_refusal("demo", "reviews", true, &[], &[]);
+        assert!(
+            gateway_refusal(
+                "demo",
+                "reviews",
+                "reviews",
+                false,
+                &["reviews".into()],
+                &[]
+            )
+            .is_empty()
+        );
+        let p = gateway_refusal("demo", "reviews", "reviews", true, &[], &[]);
         assert!(
             p[0].contains("does not serve Gateway API") && p[0].contains("VirtualService routing"),
             "{p:?}"
         );
         let p = gateway_refusal(
             "demo",
+            "reviews",
             "reviews",
             false,
             &["reviews".into(), "canary".into()],
@@ -285,7 +307,14 @@ mod tests {
                 && p[0].contains("kubectl delete httproute canary -n demo"),
             "{p:?}"
         );
-        let p = gateway_refusal("demo", "reviews", false, &[], &["reviews".into()]);
+        let p = gateway_refusal(
+            "demo",
+            "reviews",
+            "reviews",
+            false,
+            &[],
+            &["reviews".into()],
+        );
         assert!(
             p[0].contains("kubectl delete virtualservice reviews -n demo"),
             "{p:?}"
@@ -299,5 +328,15 @@ mod tests {
             m.contains("Gateway API HTTPRoute") && m.contains("routing: HTTPRoute"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn an_http_route_release_may_write_the_route_already_attached() {
+        let attached = ["reviews-split".to_string()];
+        assert!(
+            gateway_refusal("demo", "reviews", "reviews-split", false, &attached, &[]).is_empty()
+        );
+        let p = gateway_refusal("demo", "reviews", "reviews", false, &attached, &[]);
+        assert!(p[0].contains("httpRoute: reviews-split"), "{p:?}");
     }
 }

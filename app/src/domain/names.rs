@@ -30,9 +30,40 @@ pub fn check_dns_label(what: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// RFC 1123 subdomain: most object names (an HTTPRoute's), dot-separated labels, at most
+/// 253 characters.
+pub fn check_dns_subdomain(what: &str, name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        return Err(format!(
+            "{what} name is {} characters long: at most 253 are allowed.",
+            name.len()
+        ));
+    }
+    if name.is_empty() {
+        return Err(format!("{what} name is empty."));
+    }
+    for part in name.split('.') {
+        check_dns_label(what, part).map_err(|e| {
+            format!("{e} (a name is dot-separated parts of lowercase letters, digits and '-')")
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepts_dns_subdomains_part_by_part() {
+        assert_eq!(
+            check_dns_subdomain("The HTTPRoute", "reviews.split-1"),
+            Ok(())
+        );
+        assert!(check_dns_subdomain("The HTTPRoute", "Reviews").is_err());
+        assert!(check_dns_subdomain("The HTTPRoute", "a..b").is_err());
+        assert!(check_dns_subdomain("The HTTPRoute", &"a".repeat(254)).is_err());
+    }
 
     #[test]
     fn accepts_dns_labels() {

@@ -121,6 +121,9 @@ impl Routing {
 /// A DNS-1123 label, as the CRD's schema checks it (the controller and the port check
 /// the same with [`crate::domain::names::check_dns_label`], with a better message).
 pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A DNS-1123 subdomain (most object names, an HTTPRoute's among them).
+pub const DNS_SUBDOMAIN_PATTERN: &str =
+    "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
 /// What the user asks for. The schema attributes are what the CRD can say on its own;
 /// [`validation`] checks the rest (and all of it again) before anything is written.
@@ -176,6 +179,14 @@ pub struct ReleaseSpec {
     /// What the release writes: `VirtualService` (the default) or `HTTPRoute`.
     #[serde(default, skip_serializing_if = "Routing::is_virtual_service")]
     pub routing: Routing,
+    /// The HTTPRoute an HTTPRoute release writes: one already attached to the component
+    /// (the wizard picks it), or the component's name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 253), regex(pattern = DNS_SUBDOMAIN_PATTERN))
+    )]
+    pub http_route: Option<String>,
 }
 
 impl ReleaseSpec {
@@ -190,6 +201,11 @@ impl ReleaseSpec {
             Some(prefix) => format!("{prefix}{}", self.new_version),
             None => format!("{}-{}", self.base_workload, self.new_version),
         }
+    }
+
+    /// The HTTPRoute an HTTPRoute release writes.
+    pub fn route_name(&self) -> &str {
+        self.http_route.as_deref().unwrap_or(&self.component)
     }
 
     /// The Service of one version an HTTPRoute release sends traffic to:
@@ -231,6 +247,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            http_route: None,
         }
     }
 

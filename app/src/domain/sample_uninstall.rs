@@ -369,6 +369,7 @@ mod tests {
                 creator: None,
                 analysis: None,
                 routing: Default::default(),
+                http_route: None,
             },
             offline_keep: None,
             phase: Some("Live".into()),

@@ -179,6 +179,7 @@ fn Wizard(project: String) -> impl IntoView {
             creator: None,
             analysis,
             routing: routing.get(),
+            http_route: None,
         })
     };
 
@@ -615,9 +616,9 @@ fn RoutingChoice(
             "httproute",
             format!(
                 "An HTTPRoute attached to Service {component} with a Service per version \
-                 ({component}-<version>): Istio's recommended API, the one ambient waypoints \
-                 support fully, and the one to use when {component} is routed by an HTTPRoute \
-                 already."
+                 ({component}-<version>): Istio's recommended API, and the one ambient \
+                 waypoints support fully. When an HTTPRoute is attached to {component} \
+                 already, the release is written to that route."
             ),
         ),
     ];

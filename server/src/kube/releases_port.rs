@@ -11,12 +11,12 @@ use k8s_openapi::api::core::v1::Service;
 use serde_json::json;
 use sluice_app::domain::applications::RoutingObject;
 use sluice_app::domain::audit;
-use sluice_app::domain::release::ReleaseSpec;
 use sluice_app::domain::release::jobs::{
     JobChange, JobView, VersionView, apply_change, validate_new_job,
 };
 use sluice_app::domain::release::render::{self, MANAGED_BY};
 use sluice_app::domain::release::validation::{ClusterFacts, names_are_valid};
+use sluice_app::domain::release::{ReleaseSpec, Routing, gateway};
 use sluice_app::error::AppError;
 use sluice_app::ports::ReleasesPort;
 
@@ -171,7 +171,7 @@ impl ReleasesPort for KubeCluster {
         &self,
         project: &str,
         name: &str,
-        spec: ReleaseSpec,
+        mut spec: ReleaseSpec,
     ) -> Result<JobView, AppError> {
         let client = self.client()?;
         // The same checks the controller runs on every job it reconciles; the cluster is
@@ -184,6 +184,7 @@ impl ReleasesPort for KubeCluster {
         } else {
             ClusterFacts::default()
         };
+        gateway::adopt_attached_route(&mut spec, &facts.http_routes);
         let problems = validate_new_job(name, project, &spec, &facts, &check_regex);
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems.join(" ")));
@@ -387,7 +388,7 @@ impl ReleasesPort for KubeCluster {
     ) -> Result<Vec<RoutingObject>, AppError> {
         let client = self.client()?;
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), project);
-        let services: Api<Service> = Api::namespaced(client, project);
+        let services: Api<Service> = Api::namespaced(client.clone(), project);
         let (base, service) = futures::try_join!(
             deployments.get(&spec.base_workload),
             services.get(&spec.component)
@@ -395,6 +396,16 @@ impl ReleasesPort for KubeCluster {
         .map_err(|e| self.api_error("reading the base workload and its Service", e))?;
         let base = serde_json::to_value(base).unwrap_or_default();
         let service = serde_json::to_value(service).unwrap_or_default();
+        // The route Create will write: one already attached to the component, if any.
+        let mut spec = spec.clone();
+        if spec.routing == Routing::HttpRoute {
+            let facts = read_facts(&client, project, &spec.component)
+                .await
+                .map_err(|e| self.api_error("reading the component's routes", e))?
+                .facts;
+            gateway::adopt_attached_route(&mut spec, &facts.http_routes);
+        }
+        let spec = &spec;
         // As applied once both versions have ready pods.
         let r = render::render(spec, name, project, &base, &service, 1, 1);
         let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).unwrap_or_default();
@@ -430,11 +441,24 @@ impl ReleasesPort for KubeCluster {
 
     async fn adopt_routing(&self, project: &str, component: &str) -> Result<(), AppError> {
         let client = self.client()?;
-        for kind in ["VirtualService", "DestinationRule", "HTTPRoute"] {
+        // Its VirtualService and DestinationRule, and the HTTPRoutes attached to it (the one
+        // an HTTPRoute release writes).
+        let attached = read_facts(&client, project, component)
+            .await
+            .map_err(|e| self.api_error("reading the component's routes", e))?
+            .facts
+            .http_routes;
+        let objects = [
+            ("VirtualService", component.to_string()),
+            ("DestinationRule", component.to_string()),
+        ]
+        .into_iter()
+        .chain(attached.into_iter().map(|r| ("HTTPRoute", r)));
+        for (kind, object) in objects {
             let api = routing_api(&client, project, kind);
             let patch = json!({"metadata": {"labels": {MANAGED_BY.0: MANAGED_BY.1}}});
             match api
-                .patch(component, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(&object, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
             {
                 Ok(_) => {}

@@ -35,11 +35,16 @@ pub(super) fn hand_edited(input: &DiagnosisInputs<'_>, out: &mut Vec<Finding>) {
             Routing::HttpRoute => vec![("HTTPRoute", &input.mesh.http_routes)],
         };
         for (kind, objects) in pairs {
-            let Some(actual) = objects.iter().find(|o| name_of(o) == component) else {
+            let object_name = if kind == "HTTPRoute" {
+                job.spec.route_name()
+            } else {
+                component
+            };
+            let Some(actual) = objects.iter().find(|o| name_of(o) == object_name) else {
                 continue;
             };
             let labels = &actual["metadata"]["labels"];
-            let object = format!("{kind} {component}");
+            let object = format!("{kind} {object_name}");
             if labels[MANAGED_BY.0].as_str() != Some(MANAGED_BY.1) {
                 out.push(Finding {
                     severity: Severity::Error,

@@ -532,6 +532,7 @@ fn canary_job(phase: &str) -> JobView {
         creator: None,
         analysis: None,
         routing: Default::default(),
+        http_route: None,
     };
     let version = |v: &str, w: &str, weight| VersionView {
         version: v.into(),

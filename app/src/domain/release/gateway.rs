@@ -104,7 +104,7 @@ fn route_object(
     json!({
         "apiVersion": API_VERSION,
         "kind": "HTTPRoute",
-        "metadata": {"name": spec.component, "namespace": namespace, "labels": labels(job)},
+        "metadata": {"name": spec.route_name(), "namespace": namespace, "labels": labels(job)},
         "spec": {"parentRefs": [parent], "rules": rules},
     })
 }
@@ -222,6 +222,18 @@ pub fn to_route_match(rules: &[ContentRule]) -> Value {
     Value::Object(m)
 }
 
+/// An HTTPRoute release of a component one HTTPRoute is attached to already writes that
+/// route (made the console's with a label first), rather than a second one Gateway API
+/// would merge with it. Jobs that name their route keep it.
+pub fn adopt_attached_route(spec: &mut ReleaseSpec, attached: &[String]) {
+    if spec.routing == super::Routing::HttpRoute
+        && spec.http_route.is_none()
+        && let [only] = attached
+    {
+        spec.http_route = Some(only.clone());
+    }
+}
+
 /// A name Gateway API accepts for a header or query parameter match.
 pub fn match_name_ok(name: &str) -> bool {
     !name.is_empty()
@@ -268,6 +280,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Routing::HttpRoute,
+            http_route: None,
         }
     }
 
@@ -469,5 +482,20 @@ mod tests {
     fn match_names_follow_gateway_apis_pattern() {
         assert!(match_name_ok("end-user") && match_name_ok("x_b.c"));
         assert!(!match_name_ok("a b") && !match_name_ok("") && !match_name_ok("a:b"));
+    }
+
+    #[test]
+    fn the_route_attached_to_the_component_is_the_one_written() {
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 10 });
+        adopt_attached_route(&mut s, &["reviews-split".into()]);
+        assert_eq!(s.route_name(), "reviews-split");
+        let (route, _, _) = http_route(&s, "j", "demo", &service(), 1, 1);
+        assert_eq!(route["metadata"]["name"], "reviews-split");
+        // Several attached: the checks refuse; none: the component's name.
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 10 });
+        adopt_attached_route(&mut s, &["a".into(), "b".into()]);
+        assert_eq!(s.route_name(), "reviews");
+        adopt_attached_route(&mut s, &[]);
+        assert_eq!(s.route_name(), "reviews");
     }
 }

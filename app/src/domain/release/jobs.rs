@@ -357,6 +357,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            http_route: None,
         }
     }
 

@@ -279,7 +279,7 @@ pub fn routing_objects(spec: &ReleaseSpec) -> Vec<(&'static str, String)> {
         Routing::HttpRoute => vec![
             ("Service", spec.version_service(&spec.base_version)),
             ("Service", spec.version_service(&spec.new_version)),
-            ("HTTPRoute", spec.component.clone()),
+            ("HTTPRoute", spec.route_name().to_string()),
         ],
     }
 }
@@ -335,6 +335,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            http_route: None,
         }
     }
 

@@ -16,7 +16,7 @@ use super::{ReleaseSpec, Routing, RuleKind, Strategy};
 use crate::domain::dataplane::{
     ProjectDataPlane, gateway_refusal, http_route_refusal, release_refusal,
 };
-use crate::domain::names::check_dns_label;
+use crate::domain::names::{check_dns_label, check_dns_subdomain};
 
 /// Replicas of a new version: a canary, not a fleet.
 pub const MAX_REPLICAS: i32 = 20;
@@ -146,6 +146,11 @@ pub fn check_spec(
 /// Gateway API's CRD accepts them.
 fn check_gateway_names(spec: &ReleaseSpec) -> Vec<String> {
     let mut problems = Vec::new();
+    if let Some(route) = &spec.http_route
+        && let Err(e) = check_dns_subdomain("The HTTPRoute", route)
+    {
+        problems.push(e);
+    }
     if check_dns_label("", &spec.component).is_ok() {
         for v in [&spec.base_version, &spec.new_version] {
             if check_dns_label("", v).is_ok()
@@ -365,6 +370,7 @@ pub fn check_against_cluster(
             Routing::HttpRoute => problems.extend(gateway_refusal(
                 namespace,
                 component,
+                spec.route_name(),
                 facts.gateway_api_missing,
                 &facts.http_routes,
                 &facts.virtual_services,
@@ -459,6 +465,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            http_route: None,
         }
     }
 
