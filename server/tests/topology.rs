@@ -152,6 +152,29 @@ async fn bookinfo_under_load_draws_its_graph_with_the_faulty_version_failing() {
     assert_eq!(reviews.health, Health::Idle);
     assert_eq!(reviews.error_ratio, None);
 
+    // Every workload ready before the users come: a request made while a reviews pod is
+    // still starting fails with no version to report (`destination_version="unknown"`),
+    // and that series would then count as a third version of reviews.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), NS);
+    let mut ready = false;
+    for _ in 0..300 {
+        let list = deployments.list(&Default::default()).await.unwrap().items;
+        ready = list.len() >= 5
+            && list.iter().all(|d| {
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0)
+                    >= want
+            });
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "Bookinfo's workloads did not become ready");
     ctx.state
         .ports
         .traffic
