@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
                 creator: Some("bench".into()),
                 analysis: None,
                 routing: Default::default(),
+                also_serving: Vec::new(),
                 http_route: None,
             },
         )

@@ -312,6 +312,7 @@ async fn diagnosis_and_uninstall_of_the_sample_application() {
                     creator: Some("alice".into()),
                     analysis: None,
                     routing: Default::default(),
+                    also_serving: Vec::new(),
                     http_route: None,
                 },
                 offline_keep: None,

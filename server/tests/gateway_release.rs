@@ -52,6 +52,7 @@ fn spec(strategy: Strategy) -> ReleaseSpec {
         creator: None,
         analysis: None,
         routing: Routing::HttpRoute,
+        also_serving: Vec::new(),
         http_route: None,
     }
 }

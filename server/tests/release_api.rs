@@ -31,6 +31,7 @@ fn spec(component: &str, strategy: Strategy) -> ReleaseSpec {
         creator: None,
         analysis: None,
         routing: Default::default(),
+        also_serving: Vec::new(),
         http_route: None,
     }
 }
@@ -296,7 +297,7 @@ fn rendered_objects_validate_against_istios_and_gateway_apis_schemas() {
             let mut spec = spec("reviews", strategy.clone());
             spec.routing = routing;
             for (base_ready, new_ready) in [(1, 1), (1, 0)] {
-                let r = render::render(&spec, "job", NS, &base, &service, base_ready, new_ready);
+                let r = render::render(&spec, "job", NS, &base, &service, &[base_ready, new_ready]);
                 for obj in &r.routing {
                     kinds.insert(obj["kind"].as_str().unwrap().to_string());
                     check(obj, &format!("{strategy:?} on {routing:?}"));

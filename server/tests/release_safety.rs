@@ -40,6 +40,7 @@ fn spec(component: &str, base: &str, new_version: &str, image: &str) -> ReleaseS
         creator: None,
         analysis: None,
         routing: Default::default(),
+        also_serving: Vec::new(),
         http_route: None,
     }
 }

@@ -35,6 +35,7 @@ fn job(name: &str, component: &str, base: &str, image: &str, strategy: Strategy)
                 creator: Some("e2e".into()),
                 analysis: None,
                 routing: Default::default(),
+                also_serving: Vec::new(),
                 http_route: None,
             },
             offline_keep: None,
@@ -484,6 +485,119 @@ async fn roll_back_then_job_offline_keeps_the_old_version() {
         "the old version stays"
     );
     assert_eq!(vs_weights(&env.client, "details").await, Some(vec![100]));
+    stop.send_replace(true);
+    let _ = task.await;
+    env.sandbox.shutdown().await;
+}
+
+/// Product pages served by each reviews version, out of `n` fetched now.
+fn pages_by_version(sandbox: &Sandbox, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let page = sandbox
+            .mesh()
+            .handle_ingress(sluice_sandbox::mesh::IngressRequest::get(
+                "bookinfo.demo-project.localhost",
+                "/productpage?u=normal",
+            ));
+        let v = page
+            .body
+            .split("data-reviews-version=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("none")
+            .to_string();
+        *counts.entry(v).or_default() += 1;
+    }
+    counts
+}
+
+/// Kiali's traffic shifting: reviews v1, v2 (the release) and v3 (already there) share the
+/// traffic 50/20/30, the product page follows, and the N-way control moves every share
+/// at once while the total stays 100.
+#[tokio::test]
+async fn an_n_way_split_routes_every_version_its_share() {
+    use sluice_app::domain::release::OtherVersion;
+    use sluice_app::domain::release::jobs::JobChange;
+    use sluice_app::ports::ReleasesPort;
+    let env = env().await;
+    let (stop, task) = controller(&env.client);
+    // reviews-v3 beside v1, as in Istio's Bookinfo.
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), NS);
+    let mut v3 = serde_json::to_value(deployments.get("reviews-v1").await.unwrap()).unwrap();
+    v3["metadata"] = json!({"name": "reviews-v3", "labels": {"app": "reviews", "version": "v3"}});
+    v3.as_object_mut().unwrap().remove("status");
+    v3["spec"]["selector"]["matchLabels"]["version"] = json!("v3");
+    v3["spec"]["template"]["metadata"]["labels"]["version"] = json!("v3");
+    v3["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!("docker.io/istio/examples-bookinfo-reviews-v3:1.20.3");
+    deployments
+        .create(&PostParams::default(), &serde_json::from_value(v3).unwrap())
+        .await
+        .unwrap();
+
+    let mut spec = job(
+        "three-way",
+        "reviews",
+        "reviews-v1",
+        "kubesphere/examples-bookinfo-reviews-v2:1.13.0",
+        Strategy::TrafficRatio { new_percent: 20 },
+    )
+    .spec
+    .release;
+    spec.also_serving = vec![OtherVersion {
+        version: "v3".into(),
+        workload: "reviews-v3".into(),
+        percent: 30,
+    }];
+    env.cluster.create_job(NS, "three-way", spec).await.unwrap();
+    let jobs: Api<ReleaseJob> = Api::namespaced(env.client.clone(), NS);
+    let (_, weights, message) = until("three versions live", || async {
+        status_of(&jobs, "three-way")
+            .await
+            .filter(|(p, w, _)| *p == Phase::Live && w.len() == 3)
+    })
+    .await;
+    assert_eq!(weights, [50, 20, 30], "{message}");
+    assert!(message.ends_with("v1 50% / v2 20% / v3 30%."), "{message}");
+    assert_eq!(
+        vs_weights(&env.client, "reviews").await,
+        Some(vec![50, 20, 30])
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    const N: usize = 600;
+    let counts = pages_by_version(&env.sandbox, N);
+    for (v, p) in [("v1", 0.5), ("v2", 0.2), ("v3", 0.3)] {
+        let share = counts.get(v).copied().unwrap_or(0) as f64 / N as f64;
+        let tol = 5.0 * (p * (1.0 - p) / N as f64).sqrt();
+        assert!(
+            (share - p).abs() <= tol,
+            "{v}: {share} of {counts:?}, expected {p} ± {tol:.3}"
+        );
+    }
+
+    // The N-way control: v2 60%, v3 0%, v1 the rest.
+    let seen = env.cluster.get_job(NS, "three-way").await.unwrap();
+    env.cluster
+        .change_job(
+            NS,
+            "three-way",
+            seen.generation,
+            JobChange::Shares {
+                new_percent: 60,
+                others: vec![0],
+            },
+        )
+        .await
+        .unwrap();
+    until("the new shares", || async {
+        (vs_weights(&env.client, "reviews").await == Some(vec![40, 60, 0])).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let counts = pages_by_version(&env.sandbox, 100);
+    assert_eq!(counts.get("v3"), None, "{counts:?}");
+
     stop.send_replace(true);
     let _ = task.await;
     env.sandbox.shutdown().await;

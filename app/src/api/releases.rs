@@ -193,7 +193,12 @@ mod ssr_metrics {
         )?;
         let observed = observed_split(&rps);
         Ok(ReleaseMetrics {
-            versions: vec![job.spec.base_version.clone(), job.spec.new_version.clone()],
+            versions: job
+                .spec
+                .versions()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             start,
             end,
             configured: job

@@ -553,6 +553,7 @@ mod tests {
             creator: Some("alice".into()),
             analysis: None,
             routing: Default::default(),
+            also_serving: Vec::new(),
             http_route: None,
         }
     }

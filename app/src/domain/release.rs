@@ -118,6 +118,31 @@ impl Routing {
     }
 }
 
+/// A version beside the base and the new one that keeps a share in an N-way split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OtherVersion {
+    /// Its `version` label, e.g. `v3`.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))
+    )]
+    pub version: String,
+    /// Its Deployment, e.g. `reviews-v3`.
+    #[cfg_attr(
+        feature = "ssr",
+        schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))
+    )]
+    pub workload: String,
+    /// Its share of ordinary traffic.
+    #[cfg_attr(feature = "ssr", schemars(range(max = 100)))]
+    pub percent: u8,
+}
+
+/// At most this many other versions share a job's traffic.
+pub const MAX_OTHER_VERSIONS: usize = 8;
+
 /// A DNS-1123 label, as the CRD's schema checks it (the controller and the port check
 /// the same with [`crate::domain::names::check_dns_label`], with a better message).
 pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
@@ -179,6 +204,11 @@ pub struct ReleaseSpec {
     /// What the release writes: `VirtualService` (the default) or `HTTPRoute`.
     #[serde(default, skip_serializing_if = "Routing::is_virtual_service")]
     pub routing: Routing,
+    /// Other versions of the component that keep a share of the traffic while the job is
+    /// live (Forward by traffic ratio only): an N-way split, the base taking what is left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ssr", schemars(length(max = 8)))]
+    pub also_serving: Vec<OtherVersion>,
     /// The HTTPRoute an HTTPRoute release writes: one already attached to the component
     /// (the wizard picks it), or the component's name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,6 +233,14 @@ impl ReleaseSpec {
         }
     }
 
+    /// Every version the job routes to, in card order: base, new, then the others.
+    pub fn versions(&self) -> Vec<&str> {
+        [self.base_version.as_str(), self.new_version.as_str()]
+            .into_iter()
+            .chain(self.also_serving.iter().map(|o| o.version.as_str()))
+            .collect()
+    }
+
     /// The HTTPRoute an HTTPRoute release writes.
     pub fn route_name(&self) -> &str {
         self.http_route.as_deref().unwrap_or(&self.component)
@@ -220,12 +258,10 @@ impl ReleaseSpec {
     pub fn metric_services(&self) -> String {
         match self.routing {
             Routing::VirtualService => self.component.clone(),
-            Routing::HttpRoute => format!(
-                "{}|{}|{}",
-                self.component,
-                self.version_service(&self.base_version),
-                self.version_service(&self.new_version)
-            ),
+            Routing::HttpRoute => std::iter::once(self.component.clone())
+                .chain(self.versions().into_iter().map(|v| self.version_service(v)))
+                .collect::<Vec<_>>()
+                .join("|"),
         }
     }
 }
@@ -247,6 +283,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            also_serving: Vec::new(),
             http_route: None,
         }
     }

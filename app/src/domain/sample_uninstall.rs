@@ -369,6 +369,7 @@ mod tests {
                 creator: None,
                 analysis: None,
                 routing: Default::default(),
+                also_serving: Vec::new(),
                 http_route: None,
             },
             offline_keep: None,

@@ -118,6 +118,19 @@ pub(crate) fn routing_api(client: &Client, ns: &str, kind: &str) -> Api<DynamicO
     Api::namespaced_with(client.clone(), ns, &ar)
 }
 
+/// Every version's configured share, as messages say it: `v1 50% / v2 20% / v3 30%`.
+fn shares_text(spec: &ReleaseSpec, rendered: &render::Rendered) -> String {
+    let shares = [rendered.split.base, rendered.split.new]
+        .into_iter()
+        .chain(rendered.others.iter().copied());
+    spec.versions()
+        .into_iter()
+        .zip(shares)
+        .map(|(v, w)| format!("{v} {w}%"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// Writes routing objects in order (what is referred to first); `true` if every one was
 /// created (none existed before).
 async fn put_all_routing(
@@ -224,6 +237,8 @@ struct Found {
     new: Option<Box<Deployment>>,
     /// The component's Service, as JSON (an HTTPRoute release copies its ports).
     service: Value,
+    /// The other versions' Deployments of an N-way split (`alsoServing` order).
+    others: Vec<Option<Deployment>>,
 }
 
 enum Admission {
@@ -250,6 +265,7 @@ async fn check_job_found(
         base: None,
         new: None,
         service: Value::Null,
+        others: Vec::new(),
     };
     if names_are_valid(spec) && check_namespace(&ns).is_ok() {
         let read = read_facts(client, &ns, &spec.component).await?;
@@ -263,6 +279,16 @@ async fn check_job_found(
             job.spec.offline_keep.is_some(),
         ));
         let new_name = spec.new_workload();
+        found.others = spec
+            .also_serving
+            .iter()
+            .map(|o| {
+                deployments
+                    .iter()
+                    .find(|d| d.metadata.name.as_deref() == Some(o.workload.as_str()))
+                    .cloned()
+            })
+            .collect();
         for d in deployments {
             if d.metadata.name.as_deref() == Some(spec.base_workload.as_str()) {
                 found.base = Some(Box::new(d));
@@ -595,15 +621,13 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
         .filter(|d| d.action != Step::NotStarted)
         .map(|d| d.status.clone());
     let applied = analysis::effective_spec(spec, analysis_status.as_ref());
-    let rendered = render::render(
-        &applied,
-        &name,
-        &ns,
-        &base_json,
-        &found.service,
-        base_ready,
-        new_ready,
-    );
+    let others: Vec<(i32, i32)> = found.others.iter().map(|d| ready_of(d.as_ref())).collect();
+    let ready: Vec<i32> = [base_ready, new_ready]
+        .into_iter()
+        .chain(others.iter().map(|(_, r)| *r))
+        .collect();
+    let rendered = render::render(&applied, &name, &ns, &base_json, &found.service, &ready);
+    let shares = shares_text(spec, &rendered);
     let created_routes =
         match put_all_routing(&ctx.client, &ns, &jobs, &rendered.routing, &name).await {
             Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
@@ -647,17 +671,7 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
                 },
             ),
         ),
-        (None, None) => (
-            Phase::Live,
-            format!(
-                "{}: {} {}% / {} {}%.",
-                spec.strategy.label(),
-                spec.base_version,
-                rendered.split.base,
-                spec.new_version,
-                rendered.split.new
-            ),
-        ),
+        (None, None) => (Phase::Live, format!("{}: {shares}.", spec.strategy.label())),
     };
     // An automatic release says where its analysis is; a rollback is a phase of its own.
     let (phase, message) = match (
@@ -667,13 +681,7 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
         (Some(_), Some(said)) => match (phase, applied.taken_over_by) {
             (Phase::TakenOver, Some(Side::Base)) => (Phase::RolledBack, said),
             (Phase::TakenOver, _) => (phase, format!("{said} {message}")),
-            (Phase::Live, _) => (
-                phase,
-                format!(
-                    "{said} Now {} {}% / {} {}%.",
-                    spec.base_version, rendered.split.base, spec.new_version, rendered.split.new
-                ),
-            ),
+            (Phase::Live, _) => (phase, format!("{said} Now {shares}.")),
             _ => (phase, format!("{message} {said}")),
         },
         _ => (phase, message),
@@ -703,10 +711,7 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
             Some(Held::BaseNotReady) => "HeldOnNew",
             None => "AsRequested",
         },
-        &format!(
-            "{} {}% / {} {}%",
-            spec.base_version, rendered.split.base, spec.new_version, rendered.split.new
-        ),
+        &shares,
     );
     let status = ReleaseJobStatus {
         conditions,
@@ -729,7 +734,24 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
                 ready: new_ready,
                 weight: rendered.split.new,
             },
-        ],
+        ]
+        .into_iter()
+        .chain(
+            spec.also_serving
+                .iter()
+                .zip(&found.others)
+                .zip(&others)
+                .zip(&rendered.others)
+                .map(|(((o, d), (desired, ready)), weight)| VersionStatus {
+                    version: o.version.clone(),
+                    workload: o.workload.clone(),
+                    image: image_of(d.as_ref()),
+                    desired: *desired,
+                    ready: *ready,
+                    weight: *weight,
+                }),
+        )
+        .collect(),
         observed_generation: job.metadata.generation,
         created_routes: previous.created_routes || created_routes,
         // The base this job started from: Job Offline deletes that object and no other.
@@ -892,17 +914,12 @@ async fn go_offline(
         other => other?,
     };
     // An HTTPRoute release also had a Service for the version that goes.
-    let gone_version = match keep {
-        Side::New => &spec.base_version,
-        Side::Base => &spec.new_version,
-    };
     if spec.routing == Routing::HttpRoute {
-        delete_ours(
-            &routing_api(&ctx.client, &ns, "Service"),
-            &spec.version_service(gone_version),
-            &name,
-        )
-        .await?;
+        // And the other versions' of an N-way split: only the kept version is routed now.
+        let services = routing_api(&ctx.client, &ns, "Service");
+        for v in spec.versions().into_iter().filter(|v| v != kept_version) {
+            delete_ours(&services, &spec.version_service(v), &name).await?;
+        }
     }
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     let left = match (gone, gone_uid) {
@@ -1011,12 +1028,10 @@ async fn undo(job: &ReleaseJob, ctx: &Context) -> Result<(), Error> {
             put_routing(&api, &jobs, desired, &name).await?;
         }
         if spec.routing == Routing::HttpRoute {
-            delete_ours(
-                &routing_api(&ctx.client, &ns, "Service"),
-                &spec.version_service(&spec.new_version),
-                &name,
-            )
-            .await?;
+            let services = routing_api(&ctx.client, &ns, "Service");
+            for v in spec.versions().into_iter().skip(1) {
+                delete_ours(&services, &spec.version_service(v), &name).await?;
+            }
         }
     }
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);

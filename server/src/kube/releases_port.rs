@@ -407,7 +407,7 @@ impl ReleasesPort for KubeCluster {
         }
         let spec = &spec;
         // As applied once both versions have ready pods.
-        let r = render::render(spec, name, project, &base, &service, 1, 1);
+        let r = render::render(spec, name, project, &base, &service, &[]);
         let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).unwrap_or_default();
         let object = |v: &serde_json::Value| RoutingObject {
             kind: v["kind"].as_str().unwrap_or_default().into(),

@@ -125,6 +125,7 @@ pub fn canary_spec() -> ReleaseSpec {
         creator: None,
         analysis: None,
         routing: Default::default(),
+        also_serving: Vec::new(),
         http_route: None,
     }
 }

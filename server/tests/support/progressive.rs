@@ -259,6 +259,7 @@ pub fn reviews_job(name: &str, image: &str, strategy: Strategy, plan: Analysis) 
                 creator: Some("test".into()),
                 analysis: Some(plan),
                 routing: Default::default(),
+                also_serving: Vec::new(),
                 http_route: None,
             },
             offline_keep: None,

@@ -137,13 +137,12 @@ fn hand_edit_warning(component: &str, object: String, problem: String) -> Findin
 
 /// What the controller writes for the job now, from the readiness its status reports.
 fn rendered_spec(job: &JobView, project: &str, kind: &str) -> Option<Value> {
-    let [base, new] = job.versions.as_slice() else {
-        return None;
-    };
+    if job.versions.len() != job.spec.versions().len() {
+        return None; // the controller has not reported every version yet
+    }
+    let ready: Vec<i32> = job.versions.iter().map(|v| v.ready).collect();
     let object = match kind {
-        "VirtualService" => {
-            render::virtual_service(&job.spec, &job.name, project, base.ready, new.ready).0
-        }
+        "VirtualService" => render::virtual_service(&job.spec, &job.name, project, &ready).0,
         _ => render::destination_rule(&job.spec, &job.name, project),
     };
     Some(object["spec"].clone())

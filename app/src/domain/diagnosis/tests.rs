@@ -532,6 +532,7 @@ fn canary_job(phase: &str) -> JobView {
         creator: None,
         analysis: None,
         routing: Default::default(),
+        also_serving: Vec::new(),
         http_route: None,
     };
     let version = |v: &str, w: &str, weight| VersionView {
@@ -570,7 +571,7 @@ fn mid_release() -> Mesh {
         "reviews-v2",
     ]);
     let job = canary_job("Live");
-    let (vs, _, _) = render::virtual_service(&job.spec, &job.name, P, 1, 1);
+    let (vs, _, _) = render::virtual_service(&job.spec, &job.name, P, &[1, 1]);
     mesh.config.virtual_services.push(vs);
     mesh.config
         .destination_rules
@@ -808,7 +809,7 @@ fn mid_gateway_release() -> Mesh {
     let service = json!({"metadata": {"labels": {"app": "reviews"}},
                          "spec": {"selector": {"app": "reviews"},
                                   "ports": [{"name": "http", "port": 9080}]}});
-    let r = render::render(&job.spec, &job.name, P, &json!({}), &service, 1, 1);
+    let r = render::render(&job.spec, &job.name, P, &json!({}), &service, &[1, 1]);
     for o in r.routing {
         match o["kind"].as_str() {
             Some("Service") => mesh.config.services.push(MeshService::from_object(&o)),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::ReleaseSpec;
 use super::render::{MANAGED_BY, Plan, RELEASE_LABEL, plan};
 use super::rules::{ContentRule, MatchOp, RuleKind, cookie_regex, escape_regex, user_agent_regex};
-use super::weights::{Held, Split};
+use super::weights::Held;
 
 pub const API_VERSION: &str = "gateway.networking.k8s.io/v1";
 /// On a per-version Service: the component it is a version of.
@@ -78,16 +78,16 @@ fn backend(spec: &ReleaseSpec, version: &str, port: Option<u64>) -> Value {
     b
 }
 
-fn weighted(spec: &ReleaseSpec, split: Split, port: Option<u64>) -> Value {
-    let with_weight = |version: &str, weight: u8| {
-        let mut b = backend(spec, version, port);
-        b["weight"] = json!(weight);
-        b
-    };
-    json!([
-        with_weight(&spec.base_version, split.base),
-        with_weight(&spec.new_version, split.new),
-    ])
+fn weighted(spec: &ReleaseSpec, shares: &[u8], port: Option<u64>) -> Value {
+    spec.versions()
+        .into_iter()
+        .zip(shares)
+        .map(|(version, weight)| {
+            let mut b = backend(spec, version, port);
+            b["weight"] = json!(weight);
+            b
+        })
+        .collect()
 }
 
 fn route_object(
@@ -109,16 +109,17 @@ fn route_object(
     })
 }
 
-/// The HTTPRoute for the strategy, given the pods ready on each side.
+/// The HTTPRoute for the strategy, given the pods ready on each version (card order), with
+/// every version's share.
 pub fn http_route(
     spec: &ReleaseSpec,
     job: &str,
     namespace: &str,
     service: &Value,
-    base_ready: i32,
-    new_ready: i32,
-) -> (Value, Split, Option<Held>) {
-    let (plan, split, held) = plan(spec, base_ready, new_ready);
+    ready: &[i32],
+) -> (Value, Vec<u8>, Option<Held>) {
+    let (plan, shares, held) = plan(spec, ready);
+    let split = &shares;
     let port = route_port(service);
     let rules = match plan {
         Plan::MatchedToNew(rules) => json!([
@@ -135,7 +136,11 @@ pub fn http_route(
         }]),
         Plan::Weighted => json!([{"backendRefs": weighted(spec, split, port)}]),
     };
-    (route_object(spec, job, namespace, port, rules), split, held)
+    (
+        route_object(spec, job, namespace, port, rules),
+        shares,
+        held,
+    )
 }
 
 /// All traffic to `version`'s Service, after Job Offline.
@@ -280,6 +285,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Routing::HttpRoute,
+            also_serving: Vec::new(),
             http_route: None,
         }
     }
@@ -326,8 +332,8 @@ mod tests {
     #[test]
     fn traffic_ratio_weights_the_per_version_backends_once_the_new_version_is_ready() {
         let s = spec(Strategy::TrafficRatio { new_percent: 30 });
-        let (route, split, held) = http_route(&s, "j", "demo", &service(), 1, 1);
-        assert_eq!((split.base, split.new, held), (70, 30, None));
+        let (route, split, held) = http_route(&s, "j", "demo", &service(), &[1, 1]);
+        assert_eq!((split, held), (vec![70, 30], None));
         assert_eq!(
             route["spec"]["parentRefs"],
             json!([{"group": "", "kind": "Service", "name": "reviews", "port": 9080}])
@@ -339,8 +345,8 @@ mod tests {
                 {"name": "reviews-v2", "port": 9080, "weight": 30},
             ]}])
         );
-        let (route, split, held) = http_route(&s, "j", "demo", &service(), 1, 0);
-        assert_eq!((split, held), (Split::ALL_BASE, Some(Held::NewNotReady)));
+        let (route, split, held) = http_route(&s, "j", "demo", &service(), &[1, 0]);
+        assert_eq!((split, held), (vec![100, 0], Some(Held::NewNotReady)));
         assert_eq!(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 0);
     }
 
@@ -391,7 +397,7 @@ mod tests {
                 ),
             ],
         });
-        let (route, _, held) = http_route(&s, "j", "demo", &service(), 1, 1);
+        let (route, _, held) = http_route(&s, "j", "demo", &service(), &[1, 1]);
         assert_eq!(held, None);
         let rules = &route["spec"]["rules"];
         assert_eq!(
@@ -419,7 +425,7 @@ mod tests {
         );
         assert_eq!(rules[1]["backendRefs"][0]["weight"], 100);
         // Until v2 is ready nobody is matched to it.
-        let (route, _, held) = http_route(&s, "j", "demo", &service(), 1, 0);
+        let (route, _, held) = http_route(&s, "j", "demo", &service(), &[1, 0]);
         assert_eq!(held, Some(Held::NewNotReady));
         assert_eq!(route["spec"]["rules"].as_array().unwrap().len(), 1);
     }
@@ -450,10 +456,9 @@ mod tests {
             "j",
             "demo",
             &service(),
-            1,
-            1,
+            &[1, 1],
         );
-        assert_eq!(split, Split::ALL_BASE);
+        assert_eq!(split, [100, 0]);
         assert_eq!(
             route["spec"]["rules"][0]["filters"],
             json!([{"type": "RequestMirror", "requestMirror": {
@@ -465,8 +470,8 @@ mod tests {
     fn take_over_and_job_offline_send_everything_to_one_version() {
         let mut s = spec(Strategy::TrafficRatio { new_percent: 30 });
         s.taken_over_by = Some(Side::New);
-        let (route, split, _) = http_route(&s, "j", "demo", &service(), 1, 1);
-        assert_eq!(split, Split::ALL_NEW);
+        let (route, split, _) = http_route(&s, "j", "demo", &service(), &[1, 1]);
+        assert_eq!(split, [0, 100]);
         assert_eq!(
             weights(&route["spec"]),
             Some(vec![("reviews-v2".to_string(), 100)])
@@ -489,7 +494,7 @@ mod tests {
         let mut s = spec(Strategy::TrafficRatio { new_percent: 10 });
         adopt_attached_route(&mut s, &["reviews-split".into()]);
         assert_eq!(s.route_name(), "reviews-split");
-        let (route, _, _) = http_route(&s, "j", "demo", &service(), 1, 1);
+        let (route, _, _) = http_route(&s, "j", "demo", &service(), &[1, 1]);
         assert_eq!(route["metadata"]["name"], "reviews-split");
         // Several attached: the checks refuse; none: the component's name.
         let mut s = spec(Strategy::TrafficRatio { new_percent: 10 });

@@ -58,6 +58,9 @@ impl JobView {
 pub enum JobChange {
     /// The slider: the new version's share, for a traffic-ratio job.
     NewPercent(u8),
+    /// The N-way control: the new version's share and each other version's (in
+    /// `alsoServing` order); the base takes the rest.
+    Shares { new_percent: u8, others: Vec<u8> },
     /// The rules of a request-content job.
     Rules(Vec<ContentRule>),
     /// The blue-green switch.
@@ -97,6 +100,24 @@ impl JobChange {
                 (*p).min(100),
                 spec.new_version
             ),
+            JobChange::Shares {
+                new_percent,
+                others,
+            } => {
+                let rest: u32 =
+                    u32::from(*new_percent) + others.iter().map(|&o| u32::from(o)).sum::<u32>();
+                let mut parts = vec![
+                    format!("{} {}%", spec.base_version, 100u32.saturating_sub(rest)),
+                    format!("{} {new_percent}%", spec.new_version),
+                ];
+                parts.extend(
+                    spec.also_serving
+                        .iter()
+                        .zip(others)
+                        .map(|(o, p)| format!("{} {p}%", o.version)),
+                );
+                format!("send {}", parts.join(" / "))
+            }
             JobChange::Rules(r) => format!("route {} rule(s) to {}", r.len(), spec.new_version),
             JobChange::Serving(s) => format!("switch all traffic to {}", side(s)),
             JobChange::MirrorPercent(p) => {
@@ -156,7 +177,46 @@ pub fn apply_change(
             if *p > 100 {
                 return Err(format!("{p}% is out of range: choose 0 to 100."));
             }
+            let others: u32 = spec.also_serving.iter().map(|o| u32::from(o.percent)).sum();
+            if u32::from(*p) + others > 100 {
+                return Err(format!(
+                    "{} {p}% and the other versions' {others}% add up to more than 100%: \
+                     lower a share first.",
+                    spec.new_version
+                ));
+            }
             *new_percent = *p;
+            // A person's split wins: the automatic steps stop until Resume.
+            if let Some(plan) = &mut next.analysis {
+                plan.paused = Some(PauseReason::SliderMoved);
+            }
+        }
+        (
+            JobChange::Shares {
+                new_percent: p,
+                others,
+            },
+            Strategy::TrafficRatio { new_percent },
+        ) if !taken => {
+            if others.len() != spec.also_serving.len() {
+                return Err(format!(
+                    "This job shares traffic with {} other version(s), and the change names {}: \
+                     reload the page and try again.",
+                    spec.also_serving.len(),
+                    others.len()
+                ));
+            }
+            let total: u32 = u32::from(*p) + others.iter().map(|&o| u32::from(o)).sum::<u32>();
+            if total > 100 {
+                return Err(format!(
+                    "The shares add up to {total}%: at most 100% ({} takes what is left).",
+                    spec.base_version
+                ));
+            }
+            *new_percent = *p;
+            for (o, &share) in next.also_serving.iter_mut().zip(others) {
+                o.percent = share;
+            }
             // A person's split wins: the automatic steps stop until Resume.
             if let Some(plan) = &mut next.analysis {
                 plan.paused = Some(PauseReason::SliderMoved);
@@ -357,6 +417,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            also_serving: Vec::new(),
             http_route: None,
         }
     }
@@ -596,5 +657,37 @@ mod tests {
             !problems.iter().any(|p| p.contains("no Service")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_n_way_control_sets_every_share_and_never_more_than_100() {
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 20 });
+        s.also_serving = vec![super::super::OtherVersion {
+            version: "v3".into(),
+            workload: "reviews-v3".into(),
+            percent: 30,
+        }];
+        let change = JobChange::Shares {
+            new_percent: 50,
+            others: vec![10],
+        };
+        assert_eq!(change.describe(&s), "send v1 40% / v2 50% / v3 10%");
+        let (next, _) = apply_change(&s, None, None, &change, &ok).unwrap();
+        assert_eq!(next.strategy, Strategy::TrafficRatio { new_percent: 50 });
+        assert_eq!(next.also_serving[0].percent, 10);
+        let too_much = JobChange::Shares {
+            new_percent: 80,
+            others: vec![30],
+        };
+        let e = apply_change(&s, None, None, &too_much, &ok).unwrap_err();
+        assert!(e.contains("add up to 110%"), "{e}");
+        // The plain slider leaves v3's share, so it can go only as far as v3 lets it.
+        let e = apply_change(&s, None, None, &JobChange::NewPercent(80), &ok).unwrap_err();
+        assert!(e.contains("more than 100%"), "{e}");
+        let stale = JobChange::Shares {
+            new_percent: 10,
+            others: vec![],
+        };
+        assert!(apply_change(&s, None, None, &stale, &ok).is_err());
     }
 }

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::rules::{ContentRule, to_match};
-use super::weights::{Held, Split, effective, requested};
+use super::weights::{Held, Split, effective_n, requested};
 use super::{ReleaseSpec, Routing, Strategy, gateway};
 
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "sluice");
@@ -22,8 +22,10 @@ pub struct Rendered {
     /// The routing objects, in the order they are applied (what is referred to first:
     /// subsets before the routes naming them, Services before the route to them).
     pub routing: Vec<Value>,
-    /// The split of ordinary traffic actually configured.
+    /// The split of ordinary traffic actually configured (base and new).
     pub split: Split,
+    /// The other versions' shares (`spec.also_serving`'s order).
+    pub others: Vec<u8>,
     /// Why it differs from the request, if it does.
     pub held: Option<Held>,
 }
@@ -39,20 +41,33 @@ pub enum Plan<'a> {
     Mirror(u8),
 }
 
-/// The plan for a job given the pods ready on each side: the split it asks for, held
-/// where a side has no ready pod, and no matched or mirrored traffic to a new version
-/// that cannot answer.
-pub fn plan(
-    spec: &ReleaseSpec,
-    base_ready: i32,
-    new_ready: i32,
-) -> (Plan<'_>, Split, Option<Held>) {
-    let (split, held) = effective(
-        requested(&spec.strategy, spec.taken_over_by),
-        base_ready,
-        new_ready,
-    );
-    let new_is_ready = new_ready > 0;
+/// Every version's share of ordinary traffic the job asks for, in card order (base, new,
+/// then the others): the strategy's split, the others' shares taken from the base's (a
+/// Take Over gives them none).
+pub fn requested_shares(spec: &ReleaseSpec) -> Vec<u8> {
+    let split = requested(&spec.strategy, spec.taken_over_by);
+    let mut w = vec![split.base, split.new];
+    let others_apply =
+        spec.taken_over_by.is_none() && matches!(spec.strategy, Strategy::TrafficRatio { .. });
+    for o in &spec.also_serving {
+        let p = if others_apply { o.percent.min(w[0]) } else { 0 };
+        w[0] -= p;
+        w.push(p);
+    }
+    w
+}
+
+/// The plan for a job given the pods ready on each version (card order; a version not
+/// given counts as ready): the shares it asks for, held where a version has no ready
+/// pod, and no matched or mirrored traffic to a new version that cannot answer. The
+/// shares are in card order and sum to 100.
+pub fn plan<'a>(spec: &'a ReleaseSpec, ready: &[i32]) -> (Plan<'a>, Vec<u8>, Option<Held>) {
+    let asked = requested_shares(spec);
+    let ready: Vec<i32> = (0..asked.len())
+        .map(|i| ready.get(i).copied().unwrap_or(1))
+        .collect();
+    let (shares, held) = effective_n(&asked, &ready);
+    let new_is_ready = ready[1] > 0;
     let plan = match (&spec.strategy, spec.taken_over_by) {
         (Strategy::RequestContent { rules }, None) if new_is_ready => Plan::MatchedToNew(rules),
         (Strategy::Mirroring { percent }, None) if new_is_ready => {
@@ -66,7 +81,15 @@ pub fn plan(
         }
         _ => held,
     };
-    (plan, split, held)
+    (plan, shares, held)
+}
+
+/// The base's and the new version's shares.
+pub fn split_of(shares: &[u8]) -> Split {
+    Split {
+        base: shares.first().copied().unwrap_or(100),
+        new: shares.get(1).copied().unwrap_or(0),
+    }
 }
 
 /// Server-owned metadata a copy must not carry over.
@@ -141,10 +164,11 @@ pub fn destination_rule(spec: &ReleaseSpec, job: &str, namespace: &str) -> Value
         "metadata": meta(spec, job, namespace),
         "spec": {
             "host": spec.component,
-            "subsets": [
-                {"name": spec.base_version, "labels": {"version": spec.base_version}},
-                {"name": spec.new_version, "labels": {"version": spec.new_version}},
-            ],
+            "subsets": spec
+                .versions()
+                .into_iter()
+                .map(|v| json!({"name": v, "labels": {"version": v}}))
+                .collect::<Vec<_>>(),
         },
     })
 }
@@ -153,22 +177,24 @@ fn dest(spec: &ReleaseSpec, subset: &str) -> Value {
     json!({"host": spec.component, "subset": subset})
 }
 
-fn weighted(spec: &ReleaseSpec, split: Split) -> Value {
-    json!([
-        {"destination": dest(spec, &spec.base_version), "weight": split.base},
-        {"destination": dest(spec, &spec.new_version), "weight": split.new},
-    ])
+fn weighted(spec: &ReleaseSpec, shares: &[u8]) -> Value {
+    spec.versions()
+        .into_iter()
+        .zip(shares)
+        .map(|(v, w)| json!({"destination": dest(spec, v), "weight": w}))
+        .collect()
 }
 
-/// The VirtualService for the strategy, given the pods ready on each side.
+/// The VirtualService for the strategy, given the pods ready on each version (card order),
+/// with every version's share.
 pub fn virtual_service(
     spec: &ReleaseSpec,
     job: &str,
     namespace: &str,
-    base_ready: i32,
-    new_ready: i32,
-) -> (Value, Split, Option<Held>) {
-    let (plan, split, held) = plan(spec, base_ready, new_ready);
+    ready: &[i32],
+) -> (Value, Vec<u8>, Option<Held>) {
+    let (plan, shares, held) = plan(spec, ready);
+    let split = &shares;
     let http = match plan {
         Plan::MatchedToNew(rules) => json!([
             {"name": "matched-to-new", "match": [to_match(rules)], "route": [{"destination": dest(spec, &spec.new_version)}]},
@@ -187,44 +213,45 @@ pub fn virtual_service(
         "metadata": meta(spec, job, namespace),
         "spec": {"hosts": [spec.component], "http": http},
     });
-    (vs, split, held)
+    (vs, shares, held)
 }
 
 /// Everything for one job. `service` is the component's Service as the API returns it
-/// (an HTTPRoute release copies its ports and selector into the per-version Services).
+/// (an HTTPRoute release copies its ports and selector into the per-version Services);
+/// `ready` the ready pods of each version, in card order.
 pub fn render(
     spec: &ReleaseSpec,
     job: &str,
     namespace: &str,
     base_deployment: &Value,
     service: &Value,
-    base_ready: i32,
-    new_ready: i32,
+    ready: &[i32],
 ) -> Rendered {
-    let (routing, split, held) = match spec.routing {
+    let (routing, shares, held) = match spec.routing {
         Routing::VirtualService => {
-            let (vs, split, held) = virtual_service(spec, job, namespace, base_ready, new_ready);
+            let (vs, shares, held) = virtual_service(spec, job, namespace, ready);
             (
                 vec![destination_rule(spec, job, namespace), vs],
-                split,
+                shares,
                 held,
             )
         }
         Routing::HttpRoute => {
-            let (route, split, held) =
-                gateway::http_route(spec, job, namespace, service, base_ready, new_ready);
-            let mut objects: Vec<Value> = [&spec.base_version, &spec.new_version]
+            let (route, shares, held) = gateway::http_route(spec, job, namespace, service, ready);
+            let mut objects: Vec<Value> = spec
+                .versions()
                 .into_iter()
                 .map(|v| gateway::version_service(spec, v, job, namespace, service))
                 .collect();
             objects.push(route);
-            (objects, split, held)
+            (objects, shares, held)
         }
     };
     Rendered {
         deployment: new_deployment(spec, job, base_deployment),
         routing,
-        split,
+        split: split_of(&shares),
+        others: shares.get(2..).unwrap_or_default().to_vec(),
         held,
     }
 }
@@ -276,11 +303,12 @@ pub fn routing_objects(spec: &ReleaseSpec) -> Vec<(&'static str, String)> {
             ("DestinationRule", spec.component.clone()),
             ("VirtualService", spec.component.clone()),
         ],
-        Routing::HttpRoute => vec![
-            ("Service", spec.version_service(&spec.base_version)),
-            ("Service", spec.version_service(&spec.new_version)),
-            ("HTTPRoute", spec.route_name().to_string()),
-        ],
+        Routing::HttpRoute => spec
+            .versions()
+            .into_iter()
+            .map(|v| ("Service", spec.version_service(v)))
+            .chain([("HTTPRoute", spec.route_name().to_string())])
+            .collect(),
     }
 }
 
@@ -335,6 +363,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            also_serving: Vec::new(),
             http_route: None,
         }
     }
@@ -386,8 +415,8 @@ mod tests {
     #[test]
     fn traffic_ratio_routes_by_weight_once_the_new_version_is_ready() {
         let s = spec(Strategy::TrafficRatio { new_percent: 30 });
-        let (vs, split, held) = virtual_service(&s, "j", "demo", 1, 1);
-        assert_eq!((split.base, split.new, held), (70, 30, None));
+        let (vs, shares, held) = virtual_service(&s, "j", "demo", &[1, 1]);
+        assert_eq!((shares, held), (vec![70, 30], None));
         assert_eq!(
             vs["spec"]["http"][0]["route"],
             json!([
@@ -396,8 +425,8 @@ mod tests {
             ])
         );
         // Not ready yet: everything stays on v1, and the job can say why.
-        let (vs, split, held) = virtual_service(&s, "j", "demo", 1, 0);
-        assert_eq!((split.base, split.new), (100, 0));
+        let (vs, shares, held) = virtual_service(&s, "j", "demo", &[1, 0]);
+        assert_eq!(shares, [100, 0]);
         assert_eq!(held, Some(Held::NewNotReady));
         assert_eq!(vs["spec"]["http"][0]["route"][1]["weight"], 0);
     }
@@ -413,7 +442,7 @@ mod tests {
                 value: "jason".into(),
             }],
         });
-        let (vs, _, held) = virtual_service(&s, "j", "demo", 1, 1);
+        let (vs, _, held) = virtual_service(&s, "j", "demo", &[1, 1]);
         assert_eq!(held, None);
         let http = &vs["spec"]["http"];
         assert_eq!(
@@ -426,7 +455,7 @@ mod tests {
         );
         assert_eq!(http[1]["route"][0]["weight"], 100);
         // Until v2 is ready, nobody is matched to it.
-        let (vs, _, held) = virtual_service(&s, "j", "demo", 1, 0);
+        let (vs, _, held) = virtual_service(&s, "j", "demo", &[1, 0]);
         assert_eq!(held, Some(Held::NewNotReady));
         assert_eq!(vs["spec"]["http"].as_array().unwrap().len(), 1);
     }
@@ -437,10 +466,9 @@ mod tests {
             &spec(Strategy::Mirroring { percent: 40 }),
             "j",
             "demo",
-            1,
-            1,
+            &[1, 1],
         );
-        assert_eq!(split, Split::ALL_BASE);
+        assert_eq!(split_of(&split), Split::ALL_BASE);
         assert_eq!(
             vs["spec"]["http"][0]["mirror"],
             json!({"host": "reviews", "subset": "v2"})
@@ -455,16 +483,15 @@ mod tests {
     fn take_over_and_blue_green_send_everything_to_one_side() {
         let mut s = spec(Strategy::TrafficRatio { new_percent: 30 });
         s.taken_over_by = Some(Side::New);
-        let (_, split, _) = virtual_service(&s, "j", "demo", 1, 1);
-        assert_eq!(split, Split::ALL_NEW);
+        let (_, split, _) = virtual_service(&s, "j", "demo", &[1, 1]);
+        assert_eq!(split_of(&split), Split::ALL_NEW);
         let (_, split, _) = virtual_service(
             &spec(Strategy::BlueGreen { serving: Side::New }),
             "j",
             "demo",
-            1,
-            1,
+            &[1, 1],
         );
-        assert_eq!(split, Split::ALL_NEW);
+        assert_eq!(split_of(&split), Split::ALL_NEW);
     }
 
     #[test]
@@ -505,5 +532,46 @@ mod tests {
         assert_ne!(digest(&a), digest(&b));
         // Pinned: a digest must not change between builds, or every object is rewritten.
         assert_eq!(digest(&json!({})), "08f44b07b5901a25");
+    }
+
+    #[test]
+    fn an_n_way_split_routes_every_version_and_skips_one_without_ready_pods() {
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 20 });
+        s.also_serving = vec![super::super::OtherVersion {
+            version: "v3".into(),
+            workload: "reviews-v3".into(),
+            percent: 30,
+        }];
+        let (vs, shares, held) = virtual_service(&s, "j", "demo", &[1, 1, 1]);
+        assert_eq!((shares, held), (vec![50, 20, 30], None));
+        assert_eq!(
+            vs["spec"]["http"][0]["route"][2],
+            json!({"destination": {"host": "reviews", "subset": "v3"}, "weight": 30})
+        );
+        assert_eq!(
+            destination_rule(&s, "j", "demo")["spec"]["subsets"][2]["name"],
+            "v3"
+        );
+        let (_, shares, _) = virtual_service(&s, "j", "demo", &[1, 1, 0]);
+        assert_eq!(
+            shares,
+            [80, 20, 0],
+            "v3 has no ready pod: v1 serves its share"
+        );
+        // Take Over: the others get nothing.
+        s.taken_over_by = Some(Side::New);
+        let (_, shares, _) = virtual_service(&s, "j", "demo", &[1, 1, 1]);
+        assert_eq!(shares, [0, 100, 0]);
+        s.taken_over_by = None;
+        s.routing = Routing::HttpRoute;
+        assert_eq!(
+            routing_objects(&s),
+            [
+                ("Service", "reviews-v1".to_string()),
+                ("Service", "reviews-v2".to_string()),
+                ("Service", "reviews-v3".to_string()),
+                ("HTTPRoute", "reviews".to_string()),
+            ]
+        );
     }
 }

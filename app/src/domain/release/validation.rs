@@ -130,12 +130,84 @@ pub fn check_spec(
     if spec.routing == Routing::HttpRoute {
         problems.extend(check_gateway_names(spec));
     }
+    if !spec.also_serving.is_empty() {
+        problems.extend(check_other_versions(spec));
+    }
     if let Some(c) = &spec.creator
         && c.len() > MAX_CREATOR_LEN
     {
         problems.push(format!(
             "The creator is {} characters long: at most {MAX_CREATOR_LEN} are allowed.",
             c.len()
+        ));
+    }
+    problems
+}
+
+/// An N-way split: other versions only with Forward by traffic ratio and without automatic
+/// steps (they move the new version against the base), named once each, and every share
+/// together at most 100 (the base takes the rest).
+fn check_other_versions(spec: &ReleaseSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Strategy::TrafficRatio { new_percent } = &spec.strategy else {
+        problems.push(format!(
+            "Other versions keep a share only in a Canary Release by traffic ratio, not in {}: \
+             remove alsoServing, or choose Forward by traffic ratio.",
+            spec.strategy.label()
+        ));
+        return problems;
+    };
+    if spec.analysis.is_some() {
+        problems.push(
+            "Automatic steps move the new version against the base only: remove the other \
+             versions (alsoServing), or the automatic steps."
+                .into(),
+        );
+    }
+    if spec.also_serving.len() > super::MAX_OTHER_VERSIONS {
+        problems.push(format!(
+            "At most {} other versions can share the traffic, not {}.",
+            super::MAX_OTHER_VERSIONS,
+            spec.also_serving.len()
+        ));
+    }
+    let mut seen: Vec<&str> = vec![&spec.base_version, &spec.new_version];
+    for o in &spec.also_serving {
+        if let Err(e) = check_dns_label("Other version", &o.version) {
+            problems.push(e);
+        } else if seen.contains(&o.version.as_str()) {
+            problems.push(format!(
+                "Version {} is named twice: each version gets one share.",
+                o.version
+            ));
+        }
+        seen.push(&o.version);
+        if let Err(e) = check_dns_label("Other version's workload", &o.workload) {
+            problems.push(e);
+        }
+        if o.percent > 100 {
+            problems.push(format!(
+                "{}% for {} is out of range: choose 0 to 100.",
+                o.percent, o.version
+            ));
+        }
+    }
+    let total: u32 = u32::from(*new_percent)
+        + spec
+            .also_serving
+            .iter()
+            .map(|o| u32::from(o.percent))
+            .sum::<u32>();
+    if total > 100 {
+        problems.push(format!(
+            "The shares add up to {total}%: {} {new_percent}%{}. Lower them to 100% in all \
+             ({} takes what is left).",
+            spec.new_version,
+            spec.also_serving
+                .iter()
+                .map(|o| format!(", {} {}%", o.version, o.percent))
+                .collect::<String>(),
+            spec.base_version
         ));
     }
     problems
@@ -412,6 +484,38 @@ pub fn check_against_cluster(
             }
         }
     }
+    // The other versions of an N-way split: existing workloads of the component, at the
+    // version the job names.
+    if !going_offline {
+        for o in &spec.also_serving {
+            match by_name(&o.workload) {
+                None => problems.push(format!(
+                    "Deployment {} does not exist in {namespace}: alsoServing names the \
+                     workloads of other versions of {component} that keep a share.",
+                    o.workload
+                )),
+                Some(w) => {
+                    if let Some(sel) = selector
+                        && !w.serves(sel)
+                    {
+                        problems.push(format!(
+                            "Deployment {} is not a workload of {component}: its pods do not \
+                             carry the Service's selector.",
+                            o.workload
+                        ));
+                    }
+                    if w.version() != Some(o.version.as_str()) {
+                        problems.push(format!(
+                            "Deployment {} is version {}, not {}: name it with its version.",
+                            o.workload,
+                            w.version().unwrap_or("(no version label)"),
+                            o.version
+                        ));
+                    }
+                }
+            }
+        }
+    }
     let new_name = spec.new_workload();
     if spec.new_version == spec.base_version || new_name == spec.base_workload {
         // Reported by check_spec: the new version would be the base itself.
@@ -465,6 +569,7 @@ mod tests {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            also_serving: Vec::new(),
             http_route: None,
         }
     }
@@ -805,5 +910,57 @@ mod tests {
                 .any(|m| m.contains("Rule 1 (query a b): Gateway API")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn an_n_way_split_names_existing_versions_and_stays_within_100() {
+        use super::super::OtherVersion;
+        let three = |v3: u8| {
+            let mut s = spec();
+            s.strategy = Strategy::TrafficRatio { new_percent: 20 };
+            s.also_serving = vec![OtherVersion {
+                version: "v3".into(),
+                workload: "reviews-v3".into(),
+                percent: v3,
+            }];
+            s
+        };
+        assert!(check_spec("canary", "demo-project", &three(30), &|_| Ok(())).is_empty());
+        let p = check_spec("canary", "demo-project", &three(90), &|_| Ok(()));
+        assert!(
+            p[0].contains("add up to 110%: v2 20%, v3 90%") && p[0].contains("v1 takes"),
+            "{p:?}"
+        );
+        let mut twice = three(10);
+        twice.also_serving[0].version = "v2".into();
+        let p = check_spec("canary", "demo-project", &twice, &|_| Ok(()));
+        assert!(p[0].contains("Version v2 is named twice"), "{p:?}");
+        let mut mirror = three(10);
+        mirror.strategy = Strategy::Mirroring { percent: 10 };
+        let p = check_spec("canary", "demo-project", &mirror, &|_| Ok(()));
+        assert!(
+            p[0].contains("only in a Canary Release by traffic ratio"),
+            "{p:?}"
+        );
+
+        // Against the cluster: reviews-v3 must exist, serve reviews and be v3.
+        let mut facts = bookinfo();
+        let p = check_against_cluster("canary", "demo-project", &three(30), &facts, false);
+        assert!(
+            p[0].contains("Deployment reviews-v3 does not exist"),
+            "{p:?}"
+        );
+        facts.workloads.push(Workload {
+            name: "reviews-v3".into(),
+            pod_labels: labels(&[("app", "reviews"), ("version", "v3")]),
+            job: None,
+        });
+        assert!(
+            check_against_cluster("canary", "demo-project", &three(30), &facts, false).is_empty()
+        );
+        let mut wrong = three(30);
+        wrong.also_serving[0].version = "v4".into();
+        let p = check_against_cluster("canary", "demo-project", &wrong, &facts, false);
+        assert!(p[0].contains("is version v3, not v4"), "{p:?}");
     }
 }

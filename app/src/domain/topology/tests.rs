@@ -102,6 +102,7 @@ fn job(name: &str, phase: &str) -> JobView {
             creator: None,
             analysis: None,
             routing: Default::default(),
+            also_serving: Vec::new(),
             http_route: None,
         },
         offline_keep: None,

@@ -24,6 +24,7 @@ fn spec_with(strategy: Strategy, plan: Analysis) -> ReleaseSpec {
         creator: None,
         analysis: Some(plan),
         routing: Default::default(),
+        also_serving: Vec::new(),
         http_route: None,
     }
 }
