@@ -26,6 +26,7 @@ pub mod trace_search;
 pub mod trace_timeline;
 pub mod traffic_slider;
 pub mod uninstall_sample_dialog;
+pub mod weights_editor;
 pub mod workload_table;
 
 use leptos::prelude::*;

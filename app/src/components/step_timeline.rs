@@ -158,6 +158,7 @@ mod tests {
                 creator: None,
                 analysis: Some(Analysis::recommended()),
                 routing: Default::default(),
+                also_serving: Vec::new(),
                 http_route: None,
             },
             offline_keep: None,

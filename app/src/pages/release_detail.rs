@@ -20,10 +20,11 @@ use crate::components::release_charts::ReleaseCharts;
 use crate::components::rules_editor::RulesEditor;
 use crate::components::traffic_slider::TrafficSlider;
 use crate::components::use_project;
+use crate::components::weights_editor::WeightsEditor;
 use crate::domain::access::Action;
 use crate::domain::links::href_with_project;
 use crate::domain::release::jobs::{JobChange, JobView, VersionView};
-use crate::domain::release::{Side, Strategy};
+use crate::domain::release::{Side, Strategy, render};
 use crate::error::AppError;
 
 #[component]
@@ -95,6 +96,9 @@ fn Detail(project: String, name: String) -> impl IntoView {
     let rules = RwSignal::new(Vec::new());
     let rules_loaded = RwSignal::new(false);
     let mirror = RwSignal::new(0u8);
+    // The N-way control's shares and locks, kept across refreshes like the slider.
+    let shares = RwSignal::new(Vec::<u8>::new());
+    let locks = RwSignal::new(Vec::<bool>::new());
     Effect::new(move || {
         if let Some(Ok(j)) = job.get() {
             if !dragging.get_untracked() {
@@ -108,6 +112,9 @@ fn Detail(project: String, name: String) -> impl IntoView {
                 }
                 if let Strategy::Mirroring { percent } = j.spec.strategy {
                     mirror.set(percent);
+                }
+                if !j.spec.also_serving.is_empty() {
+                    shares.set(render::requested_shares(&j.spec));
                 }
             }
             if let Strategy::RequestContent { rules: r } = &j.spec.strategy
@@ -203,7 +210,7 @@ fn Detail(project: String, name: String) -> impl IntoView {
                                     {j.spec.analysis.is_some().then(|| view! { <AnalysisPanel job=j.clone() on_change=ask locked=change_denied.clone() /> })}
                                     <section class="panel controls">
                                         <h2>"Traffic"</h2>
-                                        {controls(&j, Editing { slider, dragging, rules, mirror }, send, taken.is_some(), change_denied.clone())}
+                                        {controls(&j, Editing { slider, dragging, rules, mirror, shares, locks }, send, taken.is_some(), change_denied.clone())}
                                     </section>
                                     <section class="panel">
                                         <h2>"Actions"</h2>
@@ -321,6 +328,8 @@ fn version_cards(j: &JobView) -> impl IntoView + use<> {
 struct Editing {
     slider: RwSignal<u8>,
     dragging: RwSignal<bool>,
+    shares: RwSignal<Vec<u8>>,
+    locks: RwSignal<Vec<bool>>,
     rules: RwSignal<Vec<crate::domain::release::rules::ContentRule>>,
     mirror: RwSignal<u8>,
 }
@@ -336,6 +345,8 @@ fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
     let Editing {
         slider,
         dragging,
+        shares,
+        locks,
         rules,
         mirror,
     } = editing;
@@ -345,6 +356,26 @@ fn controls<F: Fn(JobChange) + Send + Sync + 'static>(
         return view! { <p>"One version has taken over all traffic. Job Offline removes the other; deleting the job undoes the release."</p> }.into_any();
     }
     match &j.spec.strategy {
+        Strategy::TrafficRatio { .. } if !j.spec.also_serving.is_empty() => {
+            // N-way: every version's share, as the job asks for it.
+            let release = Callback::new(move |w: Vec<u8>| {
+                dragging.set(false);
+                send.with_value(|s| {
+                    s(JobChange::Shares {
+                        new_percent: w.get(1).copied().unwrap_or(0),
+                        others: w.get(2..).unwrap_or_default().to_vec(),
+                    })
+                });
+            });
+            let versions: Vec<String> = j.spec.versions().into_iter().map(str::to_string).collect();
+            view! {
+                <p class="hint">"Move any version's share (or use the arrow keys, or type a number); the unlocked others make room so the total stays 100%. Lock a version to keep its share. The split is applied when you let go."</p>
+                <div on:pointerdown=move |_| dragging.set(true) on:keydown=move |_| dragging.set(true)>
+                    <WeightsEditor versions shares locks on_release=release disabled=Signal::derive(move || off) />
+                </div>
+            }
+                .into_any()
+        }
         Strategy::TrafficRatio { .. } => {
             let release = Callback::new(move |v: u8| {
                 dragging.set(false);

@@ -16,6 +16,7 @@ use crate::components::permissions::{DeniedNote, denial, permissions_resource};
 use crate::components::rules_editor::RulesEditor;
 use crate::components::traffic_slider::TrafficSlider;
 use crate::components::use_project;
+use crate::components::weights_editor::WeightsEditor;
 use crate::domain::access::Action;
 use crate::domain::applications::{RoutingObject, WorkloadInfo};
 use crate::domain::links::encode_query_value;
@@ -24,7 +25,7 @@ use crate::domain::release::analysis::form::PlanForm;
 use crate::domain::release::jobs::{check_image, suggest_image};
 use crate::domain::release::rules::{ContentRule, MatchOp, RuleKind, validate as validate_rules};
 use crate::domain::release::validation::check_analysis;
-use crate::domain::release::{ReleaseSpec, Routing, Side, Strategy};
+use crate::domain::release::{OtherVersion, ReleaseSpec, Routing, Side, Strategy};
 
 const STEPS: [&str; 5] = [
     "Basic Info",
@@ -104,6 +105,9 @@ fn Wizard(project: String) -> impl IntoView {
         value: "jason".into(),
     }]);
     let serving = RwSignal::new(Side::New);
+    // "Split across every version": the component's other versions keep a share too.
+    let n_way = RwSignal::new(false);
+    let shares = RwSignal::new(vec![50u8, 50]);
     let mirror_percent = RwSignal::new(100u8);
     let plan_form = RwSignal::new(PlanForm::default());
     let problems = RwSignal::new(Vec::<String>::new());
@@ -152,7 +156,24 @@ fn Wizard(project: String) -> impl IntoView {
     let spec = move || -> Option<ReleaseSpec> {
         let c = chosen.get()?;
         let b = base.get()?;
-        let analysis = plan();
+        let split_all = n_way.get() && strategy.get() == "ratio";
+        let others = if split_all {
+            other_versions(&c, &b, &new_version.get())
+        } else {
+            Vec::new()
+        };
+        let w = shares.get();
+        let also_serving: Vec<OtherVersion> = others
+            .into_iter()
+            .enumerate()
+            .map(|(i, (version, workload))| OtherVersion {
+                version,
+                workload,
+                percent: w.get(i + 2).copied().unwrap_or(0),
+            })
+            .collect();
+        // Automatic steps move the new version against the base only.
+        let analysis = if split_all { None } else { plan() };
         // Automatic steps start at their first step.
         let first_step = analysis.as_ref().and_then(|a| a.steps.first().copied());
         Some(ReleaseSpec {
@@ -170,6 +191,9 @@ fn Wizard(project: String) -> impl IntoView {
                 "mirroring" => Strategy::Mirroring {
                     percent: mirror_percent.get(),
                 },
+                _ if split_all => Strategy::TrafficRatio {
+                    new_percent: w.get(1).copied().unwrap_or(0),
+                },
                 _ => Strategy::TrafficRatio {
                     new_percent: first_step.unwrap_or_else(|| new_percent.get()),
                 },
@@ -179,6 +203,7 @@ fn Wizard(project: String) -> impl IntoView {
             creator: None,
             analysis,
             routing: routing.get(),
+            also_serving,
             http_route: None,
         })
     };
@@ -484,12 +509,52 @@ fn Wizard(project: String) -> impl IntoView {
                             }.into_any(),
                             _ => {
                                 let (b2, n2) = (base_v.clone(), new_v.clone());
+                                let others = match (chosen.get_untracked(), base.get_untracked()) {
+                                    (Some(c), Some(b)) => other_versions(&c, &b, &new_v),
+                                    _ => Vec::new(),
+                                };
+                                let all: Vec<String> = [base_v.clone(), new_v.clone()]
+                                    .into_iter()
+                                    .chain(others.iter().map(|(v, _)| v.clone()))
+                                    .collect();
+                                let n_others = others.len();
+                                let toggle = (n_others > 0).then(|| {
+                                    let label = format!("Split across every version ({})", all.join(", "));
+                                    view! {
+                                        <label class="field checkbox">
+                                            <input type="checkbox" name="n-way" prop:checked=move || n_way.get()
+                                                on:change=move |ev| {
+                                                    let on = event_target_checked(&ev);
+                                                    if on {
+                                                        let np = new_percent.get_untracked().min(100);
+                                                        shares.set([100 - np, np].into_iter().chain(std::iter::repeat_n(0, n_others)).collect());
+                                                    }
+                                                    n_way.set(on);
+                                                } />
+                                            {label}
+                                        </label>
+                                    }
+                                });
+                                let all2 = all.clone();
+                                let (b3, n3) = (base_v.clone(), new_v.clone());
                                 view! {
-                                    <Show when=move || !plan_form.read().enabled>
-                                        <p class="hint">"Forward by traffic ratio: drag the slider, use the arrow keys, or type a number."</p>
-                                        <TrafficSlider base_version=b2.clone() new_version=n2.clone() value=new_percent />
-                                    </Show>
-                                    <AutoStepsEditor form=plan_form ratio=true base_version=base_v.clone() new_version=new_v.clone() />
+                                    {toggle}
+                                    {move || if n_way.get() && n_others > 0 {
+                                        view! {
+                                            <p class="hint">"Every version keeps the share you give it; the base takes what is left. Lock a version to keep its share while you move the others."</p>
+                                            <WeightsEditor versions=all2.clone() shares />
+                                        }.into_any()
+                                    } else {
+                                        let (b2, n2) = (b2.clone(), n2.clone());
+                                        let (b3, n3) = (b3.clone(), n3.clone());
+                                        view! {
+                                            <Show when=move || !plan_form.read().enabled>
+                                                <p class="hint">"Forward by traffic ratio: drag the slider, use the arrow keys, or type a number."</p>
+                                                <TrafficSlider base_version=b2.clone() new_version=n2.clone() value=new_percent />
+                                            </Show>
+                                            <AutoStepsEditor form=plan_form ratio=true base_version=b3 new_version=n3 />
+                                        }.into_any()
+                                    }}
                                 }.into_any()
                             }
                         }}
@@ -592,6 +657,20 @@ fn yaml_list(objects: Vec<RoutingObject>) -> impl IntoView {
                 .collect_view()}
         </div>
     }
+}
+
+/// The component's versions besides the base and the new one: (version, workload).
+fn other_versions(c: &Choice, base: &WorkloadInfo, new_version: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = c
+        .workloads
+        .iter()
+        .filter(|w| w.name != base.name)
+        .filter_map(|w| Some((w.version()?.to_string(), w.name.clone())))
+        .filter(|(v, _)| Some(v.as_str()) != base.version() && v != new_version)
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
 }
 
 /// Which objects the release writes: Istio's VirtualService or Gateway API's HTTPRoute.
