@@ -11,7 +11,9 @@
 //! - automatic steps: the checks read Istio's metrics under the per-version Services'
 //!   names, so a healthy v2 walks its steps and takes over;
 //! - someone's own HTTPRoute attached to reviews is the route released, once they let
-//!   Sluice manage it (a 409 first, never silently).
+//!   Sluice manage it (a 409 first, never silently);
+//! - north-south: a Gateway's route to reviews is rewritten in place (its rule to reviews
+//!   splits, its other rules stay), through Take Over and Job Offline.
 
 use std::path::Path;
 use std::process::Command;
@@ -432,6 +434,146 @@ async fn an_attached_route_is_the_one_released(env: &Env) {
     assert_share(v2_share(&env.sandbox, ns, N), 0.4, N, "40% on their route");
 }
 
+/// The reviews version that answered a request through the Gateway (its pod's name).
+fn version_via_gateway(env: &Env, host: &str) -> String {
+    let res = env
+        .sandbox
+        .mesh()
+        .handle_ingress(IngressRequest::get(host, "/reviews/0"));
+    let Ok(v) = serde_json::from_str::<Value>(&res.body) else {
+        return format!("{} {}", res.status, res.body);
+    };
+    let pod = v["podname"].as_str().unwrap_or_default();
+    ["v1", "v2", "v3"]
+        .into_iter()
+        .find(|ver| pod.starts_with(&format!("reviews-{ver}-")))
+        .unwrap_or("none")
+        .to_string()
+}
+
+/// North-south: reviews reached through a Gateway API Gateway by its owner's route is
+/// released on that route, rewritten in place: the rule to reviews splits, the rest of
+/// the route stays as written.
+async fn a_gateways_route_is_the_one_released(env: &Env) {
+    let ns = "gw-ingress";
+    let host = format!("reviews.{ns}.localhost");
+    let cluster = from_kubeconfig_file(env.sandbox.kubeconfig_path(), None, true).await;
+    let gateways = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        ns,
+        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "gateway.networking.k8s.io",
+            "v1",
+            "Gateway",
+        )),
+    );
+    let gateway: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "ingress", "namespace": ns},
+        "spec": {"gatewayClassName": "istio",
+                 "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hostname": host}]}
+    }))
+    .unwrap();
+    gateways
+        .create(&PostParams::default(), &gateway)
+        .await
+        .unwrap();
+    let theirs: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "shop", "namespace": ns},
+        "spec": {"parentRefs": [{"name": "ingress"}],
+                 "hostnames": [host],
+                 "rules": [
+                     {"matches": [{"path": {"type": "PathPrefix", "value": "/reviews"}}],
+                      "backendRefs": [{"name": "reviews", "port": 9080}]},
+                     {"matches": [{"path": {"type": "PathPrefix", "value": "/details"}}],
+                      "backendRefs": [{"name": "details", "port": 9080}]}]}
+    }))
+    .unwrap();
+    http_routes(&env.client, ns)
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
+    within("the Gateway to serve reviews", LIMIT, || async {
+        (version_via_gateway(env, &host) == "v1").then_some(())
+    })
+    .await;
+
+    let s = spec(Strategy::TrafficRatio { new_percent: 30 });
+    let Err(AppError::Conflict(m)) = cluster.create_job(ns, "edge", s.clone()).await else {
+        panic!("someone's Gateway route was taken without asking");
+    };
+    assert!(m.contains("HTTPRoute (shop)"), "{m}");
+    cluster.adopt_routing(ns, "reviews").await.unwrap();
+    let view = cluster.create_job(ns, "edge", s).await.unwrap();
+    assert_eq!(view.spec.http_route.as_deref(), Some("shop"));
+    let route = within("the Gateway's route to split reviews", LIMIT, || async {
+        let r = http_route_named(&env.client, ns, "shop").await?;
+        (r["spec"]["rules"][0]["backendRefs"][1]["weight"] == 30).then_some(r)
+    })
+    .await;
+    let refs = |r: &Value, i: usize| -> Vec<(String, u64, u64)> {
+        r["spec"]["rules"][i]["backendRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap_or_default().to_string(),
+                    b["port"].as_u64().unwrap_or(0),
+                    b["weight"].as_u64().unwrap_or(1),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        refs(&route, 0),
+        [
+            ("reviews-v1".into(), 9080, 70),
+            ("reviews-v2".into(), 9080, 30)
+        ],
+        "{route}"
+    );
+    assert_eq!(
+        refs(&route, 1),
+        [("details".into(), 9080, 1)],
+        "the details rule stays as its owner wrote it"
+    );
+    assert_eq!(route["spec"]["parentRefs"][0]["name"], "ingress");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    const N: usize = 400;
+    let v2 = (0..N)
+        .filter(|_| version_via_gateway(env, &host) == "v2")
+        .count();
+    assert_share(v2 as f64 / N as f64, 0.3, N, "30% through the Gateway");
+
+    // Take Over and Job Offline: the owner's route now sends reviews to v2 alone.
+    let seen = cluster.get_job(ns, "edge").await.unwrap();
+    cluster
+        .change_job(ns, "edge", seen.generation, JobChange::TakeOver(Side::New))
+        .await
+        .unwrap();
+    let seen = within("take over", LIMIT, || async {
+        let v = cluster.get_job(ns, "edge").await.ok()?;
+        (v.phase.as_deref() == Some("TakenOver")).then_some(v)
+    })
+    .await;
+    cluster
+        .change_job(ns, "edge", seen.generation, JobChange::Offline)
+        .await
+        .unwrap();
+    let route = within("Job Offline", LIMIT, || async {
+        let r = http_route_named(&env.client, ns, "shop").await?;
+        (refs(&r, 0) == [("reviews-v2".to_string(), 9080, 100)]).then_some(r)
+    })
+    .await;
+    assert_eq!(route["spec"]["hostnames"][0], host.as_str());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..20 {
+        assert_eq!(version_via_gateway(env, &host), "v2");
+    }
+}
+
 /// Stops a spawned task when dropped.
 struct Abort(tokio::task::JoinHandle<()>);
 
@@ -443,13 +585,21 @@ impl Drop for Abort {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releases_on_gateway_api_split_match_and_take_over_in_the_mesh() {
-    let env = support::start(&["gw-canary", "gw-content", "gw-auto", "gw-adopt"]).await;
+    let env = support::start(&[
+        "gw-canary",
+        "gw-content",
+        "gw-auto",
+        "gw-adopt",
+        "gw-ingress",
+    ])
+    .await;
     let (stop, task) = controller(&env.client, env.metrics());
     tokio::join!(
         canary_through_the_console(&env),
         request_content_and_delete(&env),
         automatic_steps_read_the_version_services_metrics(&env),
         an_attached_route_is_the_one_released(&env),
+        a_gateways_route_is_the_one_released(&env),
     );
     stop.send_replace(true);
     let _ = task.await;

@@ -291,19 +291,44 @@ fn rendered_objects_validate_against_istios_and_gateway_apis_schemas() {
             v.unknown_fields
         );
     };
+    // A Gateway's route (north-south) the release rewrites in place.
+    let gateway_route = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "bookinfo", "namespace": NS},
+        "spec": {"parentRefs": [{"name": "bookinfo-gateway"}],
+                 "hostnames": ["bookinfo.example.com"],
+                 "rules": [
+                     {"matches": [{"path": {"type": "PathPrefix", "value": "/productpage"}}],
+                      "backendRefs": [{"name": "productpage", "port": 9080}]},
+                     {"matches": [{"path": {"type": "PathPrefix", "value": "/reviews"}}],
+                      "backendRefs": [{"name": "reviews", "port": 9080}]}]}
+    });
     let mut kinds = std::collections::BTreeSet::new();
-    for routing in [Routing::VirtualService, Routing::HttpRoute] {
+    let routings = [
+        (Routing::VirtualService, serde_json::Value::Null),
+        (Routing::HttpRoute, serde_json::Value::Null),
+        (Routing::HttpRoute, gateway_route),
+    ];
+    for (routing, route) in &routings {
         for strategy in &strategies {
             let mut spec = spec("reviews", strategy.clone());
-            spec.routing = routing;
+            spec.routing = *routing;
             for (base_ready, new_ready) in [(1, 1), (1, 0)] {
-                let r = render::render(&spec, "job", NS, &base, &service, &[base_ready, new_ready]);
+                let r = render::render(
+                    &spec,
+                    "job",
+                    NS,
+                    &base,
+                    &service,
+                    route,
+                    &[base_ready, new_ready],
+                );
                 for obj in &r.routing {
                     kinds.insert(obj["kind"].as_str().unwrap().to_string());
                     check(obj, &format!("{strategy:?} on {routing:?}"));
                 }
             }
-            for obj in render::survivor_routes(&spec, "v2", "job", NS, &service) {
+            for obj in render::survivor_routes(&spec, "v2", "job", NS, &service, route) {
                 check(&obj, &format!("Job Offline on {routing:?}"));
             }
         }

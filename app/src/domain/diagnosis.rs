@@ -309,6 +309,19 @@ pub fn http_routes_attached_to(routes: &[Value], project: &str, service: &str) -
     names
 }
 
+/// The HTTPRoutes of Gateways (north-south) that send traffic to one of the project's
+/// Services.
+pub fn gateway_routes_to(routes: &[Value], project: &str, service: &str) -> Vec<String> {
+    let mut names: Vec<String> = routes
+        .iter()
+        .filter(|r| objects::gateway_route_to(r, project, service))
+        .map(|r| objects::name_of(r).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// The VirtualServices (of a project's, as the API serves them) whose hosts name one of
 /// its Services.
 pub fn virtual_services_for(vss: &[Value], project: &str, service: &str) -> Vec<String> {

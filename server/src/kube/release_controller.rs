@@ -239,6 +239,8 @@ struct Found {
     service: Value,
     /// The other versions' Deployments of an N-way split (`alsoServing` order).
     others: Vec<Option<Deployment>>,
+    /// The job's HTTPRoute as the cluster holds it (an HTTPRoute release; `null` if none).
+    route: Value,
 }
 
 enum Admission {
@@ -266,10 +268,19 @@ async fn check_job_found(
         new: None,
         service: Value::Null,
         others: Vec::new(),
+        route: Value::Null,
     };
     if names_are_valid(spec) && check_namespace(&ns).is_ok() {
         let read = read_facts(client, &ns, &spec.component).await?;
         let (facts, deployments) = (read.facts, read.deployments);
+        if spec.routing == Routing::HttpRoute {
+            found.route = facts
+                .http_route_objects
+                .iter()
+                .find(|r| r["metadata"]["name"] == spec.route_name())
+                .cloned()
+                .unwrap_or_default();
+        }
         found.service = serde_json::to_value(read.service).unwrap_or_default();
         problems.extend(check_against_cluster(
             &name,
@@ -626,7 +637,15 @@ async fn apply(job: &ReleaseJob, ctx: &Context, found: Found) -> Result<Action, 
         .into_iter()
         .chain(others.iter().map(|(_, r)| *r))
         .collect();
-    let rendered = render::render(&applied, &name, &ns, &base_json, &found.service, &ready);
+    let rendered = render::render(
+        &applied,
+        &name,
+        &ns,
+        &base_json,
+        &found.service,
+        &found.route,
+        &ready,
+    );
     let shares = shares_text(spec, &rendered);
     let created_routes =
         match put_all_routing(&ctx.client, &ns, &jobs, &rendered.routing, &name).await {
@@ -908,7 +927,8 @@ async fn go_offline(
     write_status(&jobs, job, status).await?;
 
     // Routing first, so no request is sent to the workload about to disappear.
-    let survivor = render::survivor_routes(spec, kept_version, &name, &ns, &found.service);
+    let survivor =
+        render::survivor_routes(spec, kept_version, &name, &ns, &found.service, &found.route);
     match put_all_routing(&ctx.client, &ns, &jobs, &survivor, &name).await {
         Err(Error::Blocked(m)) => return block(&jobs, ctx, job, m).await,
         other => other?,
@@ -1014,7 +1034,16 @@ async fn undo(job: &ReleaseJob, ctx: &Context) -> Result<(), Error> {
                 Some(s) => serde_json::to_value(s).unwrap_or_default(),
                 None => Value::Null,
             };
-        let survivor = render::survivor_routes(spec, &spec.base_version, &name, &ns, &service);
+        let route = match spec.routing {
+            Routing::HttpRoute => routing_api(&ctx.client, &ns, "HTTPRoute")
+                .get_opt(spec.route_name())
+                .await?
+                .and_then(|r| serde_json::to_value(r).ok())
+                .unwrap_or_default(),
+            Routing::VirtualService => Value::Null,
+        };
+        let survivor =
+            render::survivor_routes(spec, &spec.base_version, &name, &ns, &service, &route);
         for desired in &survivor {
             let kind = desired["kind"].as_str().unwrap_or_default();
             let api = routing_api(&ctx.client, &ns, kind);

@@ -19,7 +19,9 @@ use kube::{Client, CustomResource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluice_app::domain::dataplane::ProjectDataPlane;
-use sluice_app::domain::diagnosis::{http_routes_attached_to, virtual_services_for};
+use sluice_app::domain::diagnosis::{
+    gateway_routes_to, http_routes_attached_to, virtual_services_for,
+};
 use sluice_app::domain::release::analysis::AnalysisStatus;
 use sluice_app::domain::release::render::{MANAGED_BY, RELEASE_LABEL};
 use sluice_app::domain::release::validation::{ClusterFacts, Workload};
@@ -211,6 +213,7 @@ pub async fn read_facts(client: &Client, ns: &str, component: &str) -> Result<Fa
         ),
         http_routes: http_routes_attached_to(&routes, ns, component),
         virtual_services: virtual_services_for(&virtual_services, ns, component),
+        gateway_routes: gateway_routes_to(&routes, ns, component),
         gateway_api_missing,
         service_selector: service
             .as_ref()
@@ -228,6 +231,7 @@ pub async fn read_facts(client: &Client, ns: &str, component: &str) -> Result<Fa
                 job: d.labels().get(RELEASE_LABEL).cloned(),
             })
             .collect(),
+        http_route_objects: routes,
     };
     Ok(Facts {
         facts,

@@ -184,7 +184,7 @@ impl ReleasesPort for KubeCluster {
         } else {
             ClusterFacts::default()
         };
-        gateway::adopt_attached_route(&mut spec, &facts.http_routes);
+        gateway::adopt_attached_route(&mut spec, &facts.http_routes, &facts.gateway_routes);
         let problems = validate_new_job(name, project, &spec, &facts, &check_regex);
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems.join(" ")));
@@ -398,16 +398,22 @@ impl ReleasesPort for KubeCluster {
         let service = serde_json::to_value(service).unwrap_or_default();
         // The route Create will write: one already attached to the component, if any.
         let mut spec = spec.clone();
+        let mut route = serde_json::Value::Null;
         if spec.routing == Routing::HttpRoute {
             let facts = read_facts(&client, project, &spec.component)
                 .await
                 .map_err(|e| self.api_error("reading the component's routes", e))?
                 .facts;
-            gateway::adopt_attached_route(&mut spec, &facts.http_routes);
+            gateway::adopt_attached_route(&mut spec, &facts.http_routes, &facts.gateway_routes);
+            route = facts
+                .http_route_objects
+                .into_iter()
+                .find(|r| r["metadata"]["name"] == spec.route_name())
+                .unwrap_or_default();
         }
         let spec = &spec;
         // As applied once both versions have ready pods.
-        let r = render::render(spec, name, project, &base, &service, &[]);
+        let r = render::render(spec, name, project, &base, &service, &route, &[]);
         let yaml = |v: &serde_json::Value| serde_yaml::to_string(v).unwrap_or_default();
         let object = |v: &serde_json::Value| RoutingObject {
             kind: v["kind"].as_str().unwrap_or_default().into(),
@@ -443,11 +449,16 @@ impl ReleasesPort for KubeCluster {
         let client = self.client()?;
         // Its VirtualService and DestinationRule, and the HTTPRoutes attached to it (the one
         // an HTTPRoute release writes).
-        let attached = read_facts(&client, project, component)
+        let facts = read_facts(&client, project, component)
             .await
             .map_err(|e| self.api_error("reading the component's routes", e))?
-            .facts
-            .http_routes;
+            .facts;
+        // The route a release writes: one attached to it, else a Gateway's route to it.
+        let attached = if facts.http_routes.is_empty() {
+            facts.gateway_routes
+        } else {
+            facts.http_routes
+        };
         let objects = [
             ("VirtualService", component.to_string()),
             ("DestinationRule", component.to_string()),

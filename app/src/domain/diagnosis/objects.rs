@@ -201,6 +201,18 @@ pub(super) fn attached_services<'a>(route: &'a Value, project: &str) -> Vec<&'a 
         .collect()
 }
 
+/// Whether an HTTPRoute is a Gateway's (north-south: a `parentRefs` entry is a Gateway) and
+/// sends traffic to Service `service` of `project`.
+pub(super) fn gateway_route_to(route: &Value, project: &str, service: &str) -> bool {
+    let r = http_route(route);
+    r.parents
+        .iter()
+        .any(|p| p.group == "gateway.networking.k8s.io" && p.kind == "Gateway")
+        && r.backends
+            .iter()
+            .any(|b| b.local_service(project) == Some(service))
+}
+
 fn http_route(v: &Value) -> HttpRoute<'_> {
     let spec = &v["spec"];
     HttpRoute {

@@ -78,7 +78,7 @@ pub(super) fn hand_edited(input: &DiagnosisInputs<'_>, out: &mut Vec<Finding>) {
                     .into_iter()
                     .map(|(v, w)| (job.spec.version_service(&v), w))
                     .collect();
-                if let Some(found) = gateway::weights(&actual["spec"])
+                if let Some(found) = gateway::weights(&job.spec, &actual["spec"])
                     && found != configured
                 {
                     out.push(hand_edit_warning(

@@ -809,7 +809,15 @@ fn mid_gateway_release() -> Mesh {
     let service = json!({"metadata": {"labels": {"app": "reviews"}},
                          "spec": {"selector": {"app": "reviews"},
                                   "ports": [{"name": "http", "port": 9080}]}});
-    let r = render::render(&job.spec, &job.name, P, &json!({}), &service, &[1, 1]);
+    let r = render::render(
+        &job.spec,
+        &job.name,
+        P,
+        &json!({}),
+        &service,
+        &Value::Null,
+        &[1, 1],
+    );
     for o in r.routing {
         match o["kind"].as_str() {
             Some("Service") => mesh.config.services.push(MeshService::from_object(&o)),

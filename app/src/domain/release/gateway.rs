@@ -110,16 +110,25 @@ fn route_object(
 }
 
 /// The HTTPRoute for the strategy, given the pods ready on each version (card order), with
-/// every version's share.
+/// every version's share. `existing` is the route as the cluster holds it (`null` when
+/// there is none): a Gateway's route (north-south) is rewritten in place
+/// ([`is_gateway_route`]), anything else is the job's own route attached to the Service.
 pub fn http_route(
     spec: &ReleaseSpec,
     job: &str,
     namespace: &str,
     service: &Value,
+    existing: &Value,
     ready: &[i32],
 ) -> (Value, Vec<u8>, Option<Held>) {
     let (plan, shares, held) = plan(spec, ready);
     let split = &shares;
+    if is_gateway_route(existing) {
+        let route = rewrite_gateway_route(spec, job, existing, service, |port| {
+            (weighted(spec, split, port), plan)
+        });
+        return (route, shares, held);
+    }
     let port = route_port(service);
     let rules = match plan {
         Plan::MatchedToNew(rules) => json!([
@@ -143,18 +152,250 @@ pub fn http_route(
     )
 }
 
-/// All traffic to `version`'s Service, after Job Offline.
+/// All traffic to `version`'s Service, after Job Offline (or when a job is deleted).
 pub fn survivor_route(
     spec: &ReleaseSpec,
     version: &str,
     job: &str,
     namespace: &str,
     service: &Value,
+    existing: &Value,
 ) -> Value {
+    let only = |port: Option<u64>| {
+        let mut b = backend(spec, version, port);
+        b["weight"] = json!(100);
+        json!([b])
+    };
+    if is_gateway_route(existing) {
+        return rewrite_gateway_route(spec, job, existing, service, |port| {
+            (only(port), Plan::Weighted)
+        });
+    }
     let port = route_port(service);
-    let mut b = backend(spec, version, port);
-    b["weight"] = json!(100);
-    route_object(spec, job, namespace, port, json!([{"backendRefs": [b]}]))
+    route_object(
+        spec,
+        job,
+        namespace,
+        port,
+        json!([{"backendRefs": only(port)}]),
+    )
+}
+
+/// A Gateway's route: a `parentRefs` entry is a Gateway (the kind a parentRef has unless
+/// it says otherwise).
+pub fn is_gateway_route(route: &Value) -> bool {
+    route["spec"]["parentRefs"]
+        .as_array()
+        .is_some_and(|parents| {
+            parents.iter().any(|p| {
+                p["group"].as_str().unwrap_or("gateway.networking.k8s.io")
+                    == "gateway.networking.k8s.io"
+                    && p["kind"].as_str().unwrap_or("Gateway") == "Gateway"
+            })
+        })
+}
+
+/// The prefix of the rules a release on a Gateway's route adds (request content).
+const MATCHED_RULE: &str = "sluice-matched-to-new";
+
+/// A backendRef to the component or to one of the job's per-version Services.
+fn is_ours(spec: &ReleaseSpec, b: &Value) -> bool {
+    let core = matches!(b["group"].as_str().unwrap_or(""), "" | "core")
+        && b["kind"].as_str().unwrap_or("Service") == "Service";
+    let name = b["name"].as_str().unwrap_or_default();
+    core && b["namespace"].is_null()
+        && (name == spec.component
+            || spec
+                .versions()
+                .into_iter()
+                .any(|v| spec.version_service(v) == name))
+}
+
+/// A Gateway's route with every rule that sends to the component (or already to its
+/// versions) sending to the versions instead, as `backends(port)` says, and the plan's
+/// mirror or matched rule added; the route's other rules, parents, hostnames and filters
+/// stay as their owner wrote them. Idempotent: rules the release added before are
+/// recognised (by name and by their backends) and replaced.
+fn rewrite_gateway_route<'a>(
+    spec: &'a ReleaseSpec,
+    job: &str,
+    existing: &Value,
+    service: &Value,
+    backends: impl Fn(Option<u64>) -> (Value, Plan<'a>),
+) -> Value {
+    let mut out_rules = Vec::new();
+    let rules = existing["spec"]["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, rule) in rules.iter().enumerate() {
+        if rule["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with(MATCHED_RULE))
+        {
+            continue;
+        }
+        let refs = rule["backendRefs"].as_array().cloned().unwrap_or_default();
+        let Some(first) = refs.iter().find(|b| is_ours(spec, b)) else {
+            out_rules.push(rule.clone());
+            continue;
+        };
+        let port = first["port"].as_u64().or_else(|| route_port(service));
+        let (weighted, plan) = backends(port);
+        let mut r = rule.clone();
+        // The release's own mirror goes; the owner's filters stay.
+        let filters: Vec<Value> = rule["filters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| {
+                !(f["type"] == "RequestMirror" && is_ours(spec, &f["requestMirror"]["backendRef"]))
+            })
+            .cloned()
+            .collect();
+        let set_filters = |r: &mut Value, f: Vec<Value>| {
+            if f.is_empty() {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("filters");
+                }
+            } else {
+                r["filters"] = Value::Array(f);
+            }
+        };
+        set_filters(&mut r, filters.clone());
+        r["backendRefs"] = weighted;
+        match plan {
+            Plan::MatchedToNew(content) => {
+                let ours = to_route_match(content);
+                let matches: Vec<Value> = match rule["matches"].as_array() {
+                    Some(ms) if !ms.is_empty() => ms.iter().map(|m| and_match(m, &ours)).collect(),
+                    _ => vec![ours],
+                };
+                let mut m = json!({
+                    "name": format!("{MATCHED_RULE}-{i}"),
+                    "matches": matches,
+                    "backendRefs": [backend(spec, &spec.new_version, port)],
+                });
+                set_filters(&mut m, filters);
+                out_rules.push(m);
+            }
+            Plan::Mirror(percent) => {
+                let mut f = r["filters"].as_array().cloned().unwrap_or_default();
+                f.push(json!({"type": "RequestMirror", "requestMirror": {
+                    "backendRef": backend(spec, &spec.new_version, port),
+                    "percent": percent,
+                }}));
+                r["filters"] = Value::Array(f);
+            }
+            Plan::Weighted => {}
+        }
+        out_rules.push(r);
+    }
+    let mut labels = existing["metadata"]["labels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    labels.extend(self::labels(job));
+    let mut route_spec = existing["spec"].clone();
+    route_spec["rules"] = Value::Array(out_rules);
+    let mut route = json!({
+        "apiVersion": API_VERSION,
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": existing["metadata"]["name"],
+            "namespace": existing["metadata"]["namespace"],
+            "labels": labels,
+        },
+        "spec": route_spec,
+    });
+    // The owner's annotations stay too.
+    if let Some(a) = existing["metadata"]["annotations"].as_object() {
+        route["metadata"]["annotations"] = Value::Object(a.clone());
+    }
+    route
+}
+
+/// A route match that holds when both do: headers and query parameters of both, the
+/// method of the route's, the path of whichever has one (a route rule matching a path
+/// and a URI rule cannot both hold in one match: [`gateway_route_problems`] says so).
+fn and_match(theirs: &Value, ours: &Value) -> Value {
+    let mut m = theirs.clone();
+    for key in ["headers", "queryParams"] {
+        let mut all = theirs[key].as_array().cloned().unwrap_or_default();
+        all.extend(ours[key].as_array().cloned().unwrap_or_default());
+        if !all.is_empty() {
+            m[key] = Value::Array(all);
+        }
+    }
+    if !ours["path"].is_null() && root_path(&theirs["path"]) {
+        m["path"] = ours["path"].clone();
+    }
+    m
+}
+
+/// No path match, or `PathPrefix /` (every path).
+fn root_path(path: &Value) -> bool {
+    path.is_null()
+        || (path["type"].as_str().unwrap_or("PathPrefix") == "PathPrefix"
+            && path["value"].as_str().unwrap_or("/") == "/")
+}
+
+/// Why the job cannot be released on the Gateway's route `existing`: a rule that sends to
+/// the component and to other Services too (the split of its weights would be
+/// ambiguous), a URI rule for a rule that already matches a path, or no rule sending to
+/// the component at all. Empty for other routes.
+pub fn gateway_route_problems(spec: &ReleaseSpec, existing: &Value) -> Vec<String> {
+    if !is_gateway_route(existing) {
+        return Vec::new();
+    }
+    let name = existing["metadata"]["name"].as_str().unwrap_or_default();
+    let component = &spec.component;
+    let mut problems = Vec::new();
+    let rules = existing["spec"]["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ours: Vec<&Value> = rules
+        .iter()
+        .filter(|r| {
+            r["backendRefs"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|b| is_ours(spec, b)))
+        })
+        .collect();
+    if ours.is_empty() {
+        problems.push(format!(
+            "HTTPRoute {name} sends no traffic to Service {component}: name a route with a rule \
+             whose backendRefs is {component}."
+        ));
+    }
+    for r in &ours {
+        let refs = r["backendRefs"].as_array().cloned().unwrap_or_default();
+        if refs.iter().any(|b| !is_ours(spec, b)) {
+            problems.push(format!(
+                "A rule of HTTPRoute {name} sends to {component} and to other Services too: a \
+                 release splits {component}'s share only when the rule sends to {component} \
+                 alone. Give {component} a rule of its own."
+            ));
+            break;
+        }
+    }
+    let uri_rule = matches!(&spec.strategy, super::Strategy::RequestContent { rules }
+        if rules.iter().any(|r| r.kind == RuleKind::Uri));
+    if uri_rule
+        && ours.iter().any(|r| {
+            r["matches"]
+                .as_array()
+                .is_some_and(|ms| ms.iter().any(|m| !root_path(&m["path"])))
+        })
+    {
+        problems.push(format!(
+            "HTTPRoute {name} already matches a path for {component}, and a request matches \
+             one path at a time: drop the URI rule (the route's path applies), or use a header, \
+             cookie or query rule."
+        ));
+    }
+    problems
 }
 
 fn value_match(op: MatchOp, name: &str, value: &str) -> Value {
@@ -229,13 +470,20 @@ pub fn to_route_match(rules: &[ContentRule]) -> Value {
 
 /// An HTTPRoute release of a component one HTTPRoute is attached to already writes that
 /// route (made the console's with a label first), rather than a second one Gateway API
-/// would merge with it. Jobs that name their route keep it.
-pub fn adopt_attached_route(spec: &mut ReleaseSpec, attached: &[String]) {
-    if spec.routing == super::Routing::HttpRoute
-        && spec.http_route.is_none()
-        && let [only] = attached
-    {
-        spec.http_route = Some(only.clone());
+/// would merge with it; with none attached, the one Gateway route that sends to the
+/// component (north-south: the traffic users send through the Gateway). Jobs that name
+/// their route keep it.
+pub fn adopt_attached_route(
+    spec: &mut ReleaseSpec,
+    attached: &[String],
+    gateway_routes: &[String],
+) {
+    if spec.routing != super::Routing::HttpRoute || spec.http_route.is_some() {
+        return;
+    }
+    match (attached, gateway_routes) {
+        ([only], _) | ([], [only]) => spec.http_route = Some(only.clone()),
+        _ => {}
     }
 }
 
@@ -248,10 +496,21 @@ pub fn match_name_ok(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
-/// (backend Service, weight) of the ordinary traffic: the last rule, the one without
-/// matches. Weight 1 when absent, as Gateway API defaults it.
-pub fn weights(route_spec: &Value) -> Option<Vec<(String, i64)>> {
-    let last = route_spec["rules"].as_array()?.last()?;
+/// (backend Service, weight) of a release's ordinary traffic: the last rule sending to one
+/// of its versions' Services (the one without the release's matches; in a Gateway's route,
+/// the owner's rule for the component). Weight 1 when absent, as Gateway API defaults it.
+pub fn weights(spec: &ReleaseSpec, route_spec: &Value) -> Option<Vec<(String, i64)>> {
+    let services: Vec<String> = spec
+        .versions()
+        .into_iter()
+        .map(|v| spec.version_service(v))
+        .collect();
+    let last = route_spec["rules"].as_array()?.iter().rev().find(|r| {
+        r["backendRefs"].as_array().is_some_and(|b| {
+            b.iter()
+                .any(|b| services.iter().any(|s| b["name"] == s.as_str()))
+        })
+    })?;
     let refs = last["backendRefs"].as_array()?;
     let total: i64 = refs.iter().map(|b| b["weight"].as_i64().unwrap_or(1)).sum();
     Some(
@@ -332,7 +591,7 @@ mod tests {
     #[test]
     fn traffic_ratio_weights_the_per_version_backends_once_the_new_version_is_ready() {
         let s = spec(Strategy::TrafficRatio { new_percent: 30 });
-        let (route, split, held) = http_route(&s, "j", "demo", &service(), &[1, 1]);
+        let (route, split, held) = http_route(&s, "j", "demo", &service(), &Value::Null, &[1, 1]);
         assert_eq!((split, held), (vec![70, 30], None));
         assert_eq!(
             route["spec"]["parentRefs"],
@@ -345,7 +604,7 @@ mod tests {
                 {"name": "reviews-v2", "port": 9080, "weight": 30},
             ]}])
         );
-        let (route, split, held) = http_route(&s, "j", "demo", &service(), &[1, 0]);
+        let (route, split, held) = http_route(&s, "j", "demo", &service(), &Value::Null, &[1, 0]);
         assert_eq!((split, held), (vec![100, 0], Some(Held::NewNotReady)));
         assert_eq!(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 0);
     }
@@ -397,7 +656,7 @@ mod tests {
                 ),
             ],
         });
-        let (route, _, held) = http_route(&s, "j", "demo", &service(), &[1, 1]);
+        let (route, _, held) = http_route(&s, "j", "demo", &service(), &Value::Null, &[1, 1]);
         assert_eq!(held, None);
         let rules = &route["spec"]["rules"];
         assert_eq!(
@@ -425,7 +684,7 @@ mod tests {
         );
         assert_eq!(rules[1]["backendRefs"][0]["weight"], 100);
         // Until v2 is ready nobody is matched to it.
-        let (route, _, held) = http_route(&s, "j", "demo", &service(), &[1, 0]);
+        let (route, _, held) = http_route(&s, "j", "demo", &service(), &Value::Null, &[1, 0]);
         assert_eq!(held, Some(Held::NewNotReady));
         assert_eq!(route["spec"]["rules"].as_array().unwrap().len(), 1);
     }
@@ -456,6 +715,7 @@ mod tests {
             "j",
             "demo",
             &service(),
+            &Value::Null,
             &[1, 1],
         );
         assert_eq!(split, [100, 0]);
@@ -470,13 +730,13 @@ mod tests {
     fn take_over_and_job_offline_send_everything_to_one_version() {
         let mut s = spec(Strategy::TrafficRatio { new_percent: 30 });
         s.taken_over_by = Some(Side::New);
-        let (route, split, _) = http_route(&s, "j", "demo", &service(), &[1, 1]);
+        let (route, split, _) = http_route(&s, "j", "demo", &service(), &Value::Null, &[1, 1]);
         assert_eq!(split, [0, 100]);
         assert_eq!(
-            weights(&route["spec"]),
+            weights(&s, &route["spec"]),
             Some(vec![("reviews-v2".to_string(), 100)])
         );
-        let survivor = survivor_route(&s, "v2", "j", "demo", &service());
+        let survivor = survivor_route(&s, "v2", "j", "demo", &service(), &Value::Null);
         assert_eq!(
             survivor["spec"]["rules"],
             json!([{"backendRefs": [{"name": "reviews-v2", "port": 9080, "weight": 100}]}])
@@ -492,15 +752,129 @@ mod tests {
     #[test]
     fn the_route_attached_to_the_component_is_the_one_written() {
         let mut s = spec(Strategy::TrafficRatio { new_percent: 10 });
-        adopt_attached_route(&mut s, &["reviews-split".into()]);
+        adopt_attached_route(&mut s, &["reviews-split".into()], &[]);
         assert_eq!(s.route_name(), "reviews-split");
-        let (route, _, _) = http_route(&s, "j", "demo", &service(), &[1, 1]);
+        let (route, _, _) = http_route(&s, "j", "demo", &service(), &Value::Null, &[1, 1]);
         assert_eq!(route["metadata"]["name"], "reviews-split");
         // Several attached: the checks refuse; none: the component's name.
         let mut s = spec(Strategy::TrafficRatio { new_percent: 10 });
-        adopt_attached_route(&mut s, &["a".into(), "b".into()]);
+        adopt_attached_route(&mut s, &["a".into(), "b".into()], &[]);
         assert_eq!(s.route_name(), "reviews");
-        adopt_attached_route(&mut s, &[]);
+        adopt_attached_route(&mut s, &[], &[]);
         assert_eq!(s.route_name(), "reviews");
+        adopt_attached_route(&mut s, &[], &["bookinfo".into()]);
+        assert_eq!(s.route_name(), "bookinfo", "the Gateway's route to it");
+    }
+
+    /// A Gateway's route as its owner wrote it: the product page's paths to productpage,
+    /// `/reviews` to reviews.
+    fn gateway_route() -> Value {
+        json!({
+            "apiVersion": API_VERSION, "kind": "HTTPRoute",
+            "metadata": {"name": "bookinfo", "namespace": "demo", "labels": {"team": "shop"},
+                         "resourceVersion": "9"},
+            "spec": {
+                "parentRefs": [{"name": "bookinfo-gateway"}],
+                "hostnames": ["bookinfo.example.com"],
+                "rules": [
+                    {"matches": [{"path": {"type": "PathPrefix", "value": "/productpage"}}],
+                     "backendRefs": [{"name": "productpage", "port": 9080}]},
+                    {"matches": [{"path": {"type": "PathPrefix", "value": "/reviews"}}],
+                     "filters": [{"type": "RequestHeaderModifier",
+                                  "requestHeaderModifier": {"add": [{"name": "x-from", "value": "gw"}]}}],
+                     "backendRefs": [{"name": "reviews", "port": 9080}]},
+                ]
+            }
+        })
+    }
+
+    #[test]
+    fn a_gateways_route_is_rewritten_in_place_and_only_where_it_sends_to_the_component() {
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 30 });
+        s.http_route = Some("bookinfo".into());
+        let existing = gateway_route();
+        assert!(is_gateway_route(&existing) && gateway_route_problems(&s, &existing).is_empty());
+        let (route, _, _) = http_route(&s, "j", "demo", &service(), &existing, &[1, 1]);
+        let rules = &route["spec"]["rules"];
+        assert_eq!(
+            rules[0], existing["spec"]["rules"][0],
+            "productpage's rule is untouched"
+        );
+        assert_eq!(
+            rules[1]["backendRefs"],
+            json!([{"name": "reviews-v1", "port": 9080, "weight": 70},
+                   {"name": "reviews-v2", "port": 9080, "weight": 30}])
+        );
+        assert_eq!(rules[1]["filters"], existing["spec"]["rules"][1]["filters"]);
+        assert_eq!(route["spec"]["parentRefs"], existing["spec"]["parentRefs"]);
+        assert_eq!(route["spec"]["hostnames"], existing["spec"]["hostnames"]);
+        assert_eq!(route["metadata"]["labels"]["team"], "shop");
+        assert_eq!(route["metadata"]["labels"][RELEASE_LABEL], "j");
+        assert!(route["metadata"].get("resourceVersion").is_none());
+        // Rendering again from what was written changes nothing.
+        let (again, _, _) = http_route(&s, "j", "demo", &service(), &route, &[1, 1]);
+        assert_eq!(again, route);
+
+        // Request content: a rule of its own, the route's path and the job's header.
+        s.strategy = Strategy::RequestContent {
+            rules: vec![ContentRule {
+                kind: RuleKind::Header {
+                    name: "end-user".into(),
+                },
+                op: MatchOp::Exact,
+                value: "jason".into(),
+            }],
+        };
+        let (content, _, _) = http_route(&s, "j", "demo", &service(), &route, &[1, 1]);
+        let rules = content["spec"]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[1]["name"], "sluice-matched-to-new-1");
+        assert_eq!(
+            rules[1]["matches"],
+            json!([{"path": {"type": "PathPrefix", "value": "/reviews"},
+                    "headers": [{"type": "Exact", "name": "end-user", "value": "jason"}]}])
+        );
+        assert_eq!(
+            rules[1]["backendRefs"],
+            json!([{"name": "reviews-v2", "port": 9080}])
+        );
+        // Back to a ratio: the added rule goes again.
+        s.strategy = Strategy::TrafficRatio { new_percent: 30 };
+        let (ratio, _, _) = http_route(&s, "j", "demo", &service(), &content, &[1, 1]);
+        assert_eq!(ratio["spec"]["rules"], route["spec"]["rules"]);
+
+        // Job Offline: plain routing to the kept version, the rest as the owner wrote it.
+        let survivor = survivor_route(&s, "v2", "j", "demo", &service(), &ratio);
+        assert_eq!(
+            survivor["spec"]["rules"][1]["backendRefs"],
+            json!([{"name": "reviews-v2", "port": 9080, "weight": 100}])
+        );
+        assert_eq!(survivor["spec"]["rules"][0], existing["spec"]["rules"][0]);
+    }
+
+    #[test]
+    fn a_gateways_route_that_mixes_services_or_paths_is_refused() {
+        let mut s = spec(Strategy::TrafficRatio { new_percent: 30 });
+        let mut mixed = gateway_route();
+        mixed["spec"]["rules"][1]["backendRefs"] =
+            json!([{"name": "reviews", "port": 9080}, {"name": "ratings", "port": 9080}]);
+        let p = gateway_route_problems(&s, &mixed);
+        assert!(p[0].contains("to other Services too"), "{p:?}");
+        s.strategy = Strategy::RequestContent {
+            rules: vec![ContentRule {
+                kind: RuleKind::Uri,
+                op: MatchOp::Prefix,
+                value: "/api".into(),
+            }],
+        };
+        let p = gateway_route_problems(&s, &gateway_route());
+        assert!(p[0].contains("already matches a path"), "{p:?}");
+        s.component = "details".into();
+        s.strategy = Strategy::TrafficRatio { new_percent: 30 };
+        let p = gateway_route_problems(&s, &gateway_route());
+        assert!(
+            p[0].contains("sends no traffic to Service details"),
+            "{p:?}"
+        );
     }
 }

@@ -217,7 +217,8 @@ pub fn virtual_service(
 }
 
 /// Everything for one job. `service` is the component's Service as the API returns it
-/// (an HTTPRoute release copies its ports and selector into the per-version Services);
+/// (an HTTPRoute release copies its ports and selector into the per-version Services),
+/// `route` the job's HTTPRoute as the cluster holds it (`null` when none);
 /// `ready` the ready pods of each version, in card order.
 pub fn render(
     spec: &ReleaseSpec,
@@ -225,6 +226,7 @@ pub fn render(
     namespace: &str,
     base_deployment: &Value,
     service: &Value,
+    route: &Value,
     ready: &[i32],
 ) -> Rendered {
     let (routing, shares, held) = match spec.routing {
@@ -237,7 +239,8 @@ pub fn render(
             )
         }
         Routing::HttpRoute => {
-            let (route, shares, held) = gateway::http_route(spec, job, namespace, service, ready);
+            let (route, shares, held) =
+                gateway::http_route(spec, job, namespace, service, route, ready);
             let mut objects: Vec<Value> = spec
                 .versions()
                 .into_iter()
@@ -265,12 +268,13 @@ pub fn survivor_routes(
     job: &str,
     namespace: &str,
     service: &Value,
+    route: &Value,
 ) -> Vec<Value> {
     let component = spec.component.as_str();
     match spec.routing {
         Routing::HttpRoute => vec![
             gateway::version_service(spec, version, job, namespace, service),
-            gateway::survivor_route(spec, version, job, namespace, service),
+            gateway::survivor_route(spec, version, job, namespace, service, route),
         ],
         Routing::VirtualService => {
             let metadata = json!({

@@ -392,6 +392,11 @@ pub struct ClusterFacts {
     pub http_routes: Vec<String>,
     /// VirtualServices whose hosts name the component.
     pub virtual_services: Vec<String>,
+    /// Gateways' HTTPRoutes (north-south) that send traffic to the component.
+    pub gateway_routes: Vec<String>,
+    /// Every HTTPRoute of the namespace as the API serves it (the one a job writes is
+    /// checked as it is).
+    pub http_route_objects: Vec<serde_json::Value>,
     /// The cluster does not serve Gateway API's HTTPRoute.
     pub gateway_api_missing: bool,
 }
@@ -439,14 +444,23 @@ pub fn check_against_cluster(
             Routing::VirtualService => {
                 problems.extend(http_route_refusal(namespace, component, &facts.http_routes))
             }
-            Routing::HttpRoute => problems.extend(gateway_refusal(
-                namespace,
-                component,
-                spec.route_name(),
-                facts.gateway_api_missing,
-                &facts.http_routes,
-                &facts.virtual_services,
-            )),
+            Routing::HttpRoute => {
+                problems.extend(gateway_refusal(
+                    namespace,
+                    component,
+                    spec.route_name(),
+                    facts.gateway_api_missing,
+                    &facts.http_routes,
+                    &facts.virtual_services,
+                ));
+                if let Some(route) = facts
+                    .http_route_objects
+                    .iter()
+                    .find(|r| r["metadata"]["name"] == spec.route_name())
+                {
+                    problems.extend(super::gateway::gateway_route_problems(spec, route));
+                }
+            }
         }
     }
     let by_name = |n: &str| facts.workloads.iter().find(|w| w.name == n);
