@@ -31,13 +31,16 @@ use sluice_app::domain::release::{ReleaseSpec, Routing, Side, Strategy};
 use sluice_app::error::AppError;
 use sluice_app::ports::ReleasesPort;
 use sluice_sandbox::mesh::IngressRequest;
+use sluice_server::kube::cluster::KubeCluster;
 use sluice_server::kube::connect::from_kubeconfig_file;
 use sluice_server::kube::releases::{Phase, ReleaseJob};
 
 #[path = "support/progressive.rs"]
 mod support;
 
-use support::{Env, controller, host, load, plan, reviews_job, state, v2_share, within};
+use support::{
+    Env, assert_share, controller, host, load, plan, reviews_job, state, v2_share, within,
+};
 
 const IMAGE: &str = "kubesphere/examples-bookinfo-reviews-v2:1.13.0";
 
@@ -116,12 +119,13 @@ async fn route_weights(client: &kube::Client, ns: &str) -> Option<Vec<(String, u
     http_route(client, ns).await.map(|r| backends(&r))
 }
 
-fn assert_share(share: f64, expected: f64, n: usize, what: &str) {
-    let tol = 5.0 * (expected * (1.0 - expected) / n as f64).sqrt();
-    assert!(
-        (share - expected).abs() <= tol + 1e-9,
-        "{what}: v2 share {share}, expected {expected} ± {tol:.3}"
-    );
+/// A change made as the job page makes it: on top of the generation just read.
+async fn change(cluster: &KubeCluster, ns: &str, job: &str, change: JobChange) {
+    let seen = cluster.get_job(ns, job).await.unwrap();
+    cluster
+        .change_job(ns, job, seen.generation, change)
+        .await
+        .unwrap();
 }
 
 fn reviews_version(env: &Env, ns: &str, user: Option<&str>) -> Option<String> {
@@ -205,16 +209,7 @@ async fn canary_through_the_console(env: &Env) {
     );
 
     // The slider.
-    let seen = cluster.get_job(ns, "canary-release").await.unwrap();
-    cluster
-        .change_job(
-            ns,
-            "canary-release",
-            seen.generation,
-            JobChange::NewPercent(80),
-        )
-        .await
-        .unwrap();
+    change(&cluster, ns, "canary-release", JobChange::NewPercent(80)).await;
     within("the route to follow the slider", LIMIT, || async {
         (route_weights(&env.client, ns).await == Some(pair(20, 80))).then_some(())
     })
@@ -228,25 +223,18 @@ async fn canary_through_the_console(env: &Env) {
     );
 
     // Take Over, then Job Offline.
-    let seen = cluster.get_job(ns, "canary-release").await.unwrap();
-    cluster
-        .change_job(
-            ns,
-            "canary-release",
-            seen.generation,
-            JobChange::TakeOver(Side::New),
-        )
-        .await
-        .unwrap();
+    change(
+        &cluster,
+        ns,
+        "canary-release",
+        JobChange::TakeOver(Side::New),
+    )
+    .await;
     within("take over", LIMIT, || async {
         (route_weights(&env.client, ns).await == Some(pair(0, 100))).then_some(())
     })
     .await;
-    let seen = cluster.get_job(ns, "canary-release").await.unwrap();
-    cluster
-        .change_job(ns, "canary-release", seen.generation, JobChange::Offline)
-        .await
-        .unwrap();
+    change(&cluster, ns, "canary-release", JobChange::Offline).await;
     let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), ns);
     let services: Api<Service> = Api::namespaced(env.client.clone(), ns);
     within("Job Offline to finish", LIMIT, || async {
@@ -548,11 +536,7 @@ async fn a_gateways_route_is_the_one_released(env: &Env) {
     assert_share(v2 as f64 / N as f64, 0.3, N, "30% through the Gateway");
 
     // Take Over and Job Offline: the owner's route now sends reviews to v2 alone.
-    let seen = cluster.get_job(ns, "edge").await.unwrap();
-    cluster
-        .change_job(ns, "edge", seen.generation, JobChange::TakeOver(Side::New))
-        .await
-        .unwrap();
+    change(&cluster, ns, "edge", JobChange::TakeOver(Side::New)).await;
     let seen = within("take over", LIMIT, || async {
         let v = cluster.get_job(ns, "edge").await.ok()?;
         (v.phase.as_deref() == Some("TakenOver")).then_some(v)

@@ -22,7 +22,8 @@ use sluice_server::kube::releases::{Phase, ReleaseJob};
 mod support;
 
 use support::{
-    Env, controller, load, plan, reviews_job, state, v2_share, virtual_service, vs_weights, within,
+    Env, assert_share, controller, load, plan, reviews_job, state, v2_share, virtual_service,
+    vs_weights, within,
 };
 
 const HEALTHY: &str = "kubesphere/examples-bookinfo-reviews-v2:1.13.0";
@@ -33,15 +34,6 @@ const RPS: u32 = 30;
 
 fn steps_of(a: &AnalysisStatus) -> Vec<u32> {
     a.history.iter().map(|h| h.step).collect()
-}
-
-/// The share of v2 is the step's, within five binomial standard deviations.
-fn assert_share(share: f64, expected: f64, n: usize, what: &str) {
-    let tol = 5.0 * (expected * (1.0 - expected) / n as f64).sqrt();
-    assert!(
-        (share - expected).abs() <= tol + 1e-9,
-        "{what}: v2 share {share}, expected {expected} ± {tol:.3}"
-    );
 }
 
 async fn create(env: &Env, ns: &str, job: ReleaseJob) {

@@ -266,25 +266,34 @@ impl ReleaseSpec {
     }
 }
 
+/// The tutorial's release of reviews v2 from reviews-v1 with `strategy`, for unit tests.
+#[cfg(test)]
+pub(crate) fn tutorial_spec(strategy: Strategy) -> ReleaseSpec {
+    ReleaseSpec {
+        component: "reviews".into(),
+        base_workload: "reviews-v1".into(),
+        base_version: "v1".into(),
+        new_version: "v2".into(),
+        image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
+        replicas: 1,
+        strategy,
+        taken_over_by: None,
+        creator: None,
+        analysis: None,
+        routing: Routing::VirtualService,
+        also_serving: Vec::new(),
+        http_route: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spec(base: &str) -> ReleaseSpec {
         ReleaseSpec {
-            component: "reviews".into(),
             base_workload: base.into(),
-            base_version: "v1".into(),
-            new_version: "v2".into(),
-            image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-            replicas: 1,
-            strategy: Strategy::TrafficRatio { new_percent: 50 },
-            taken_over_by: None,
-            creator: None,
-            analysis: None,
-            routing: Default::default(),
-            also_serving: Vec::new(),
-            http_route: None,
+            ..tutorial_spec(Strategy::TrafficRatio { new_percent: 50 })
         }
     }
 

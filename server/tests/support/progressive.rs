@@ -232,6 +232,16 @@ pub fn v2_share(sandbox: &Sandbox, ns: &str, n: usize) -> f64 {
     v2 as f64 / n as f64
 }
 
+/// The share of v2 is the expected one, within five binomial standard deviations: fails
+/// only when routing is wrong.
+pub fn assert_share(share: f64, expected: f64, n: usize, what: &str) {
+    let tol = 5.0 * (expected * (1.0 - expected) / n as f64).sqrt();
+    assert!(
+        (share - expected).abs() <= tol + 1e-9,
+        "{what}: v2 share {share}, expected {expected} ± {tol:.3}"
+    );
+}
+
 /// A plan with `steps` of `interval` seconds, judged over at least 10 requests.
 pub fn plan(steps: &[u8], interval: u32, failure_limit: u32) -> Analysis {
     Analysis {

@@ -531,21 +531,11 @@ mod tests {
     use super::super::{Routing, Side, Strategy};
     use super::*;
 
+    /// The tutorial's release, on an HTTPRoute.
     fn spec(strategy: Strategy) -> ReleaseSpec {
         ReleaseSpec {
-            component: "reviews".into(),
-            base_workload: "reviews-v1".into(),
-            base_version: "v1".into(),
-            new_version: "v2".into(),
-            image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-            replicas: 1,
-            strategy,
-            taken_over_by: None,
-            creator: None,
-            analysis: None,
             routing: Routing::HttpRoute,
-            also_serving: Vec::new(),
-            http_route: None,
+            ..super::super::tutorial_spec(strategy)
         }
     }
 

@@ -405,21 +405,7 @@ mod tests {
     }
 
     fn spec(strategy: Strategy) -> ReleaseSpec {
-        ReleaseSpec {
-            component: "reviews".into(),
-            base_workload: "reviews-v1".into(),
-            base_version: "v1".into(),
-            new_version: "v2".into(),
-            image: "kubesphere/examples-bookinfo-reviews-v2:1.13.0".into(),
-            replicas: 1,
-            strategy,
-            taken_over_by: None,
-            creator: None,
-            analysis: None,
-            routing: Default::default(),
-            also_serving: Vec::new(),
-            http_route: None,
-        }
+        super::super::tutorial_spec(strategy)
     }
 
     #[test]
